@@ -1,0 +1,287 @@
+//! Bundle format v1: the manifest and the rules for entry names.
+//! `docs/bundle-format.md` and `docs/manifest.schema.json` describe the same
+//! thing for people and scripts; keep the three in step.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_NAME: &str = "manifest.json";
+pub const TOOL_NAME: &str = "sg-debug";
+
+/// What a file is, so `inspect` can count bytes per kind and later stages
+/// (findings, drift) know where to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    Log,
+    Config,
+    Manifest,
+    Diff,
+    Metadata,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Log => "log",
+            FileKind::Config => "config",
+            FileKind::Manifest => "manifest",
+            FileKind::Diff => "diff",
+            FileKind::Metadata => "metadata",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CollectorStatus {
+    Ok,
+    Partial,
+    Failed,
+    Skipped,
+}
+
+impl CollectorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectorStatus::Ok => "ok",
+            CollectorStatus::Partial => "partial",
+            CollectorStatus::Failed => "failed",
+            CollectorStatus::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub tool: Tool,
+    pub created_at: DateTime<Utc>,
+    /// False when collection was interrupted (Ctrl-C, deadline): what is
+    /// here is genuine, but something is missing.
+    pub complete: bool,
+    pub incident: Incident,
+    pub deployment: Deployment,
+    /// The options the bundle was collected with, as given (after defaults).
+    #[serde(default)]
+    pub options: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub collectors: Vec<CollectorRecord>,
+    #[serde(default)]
+    pub files: Vec<FileRecord>,
+    /// Artifacts a collector produced that were deliberately left out,
+    /// with the reason (for example: could not be redacted safely).
+    #[serde(default)]
+    pub omitted: Vec<OmittedRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    pub fn this() -> Tool {
+        Tool {
+            name: TOOL_NAME.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentType {
+    Kubernetes,
+    DockerCompose,
+    PureDocker,
+    SingleContainer,
+    /// No collector identified the deployment (or none ran).
+    Unknown,
+}
+
+impl DeploymentType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentType::Kubernetes => "kubernetes",
+            DeploymentType::DockerCompose => "docker-compose",
+            DeploymentType::PureDocker => "pure-docker",
+            DeploymentType::SingleContainer => "single-container",
+            DeploymentType::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    #[serde(rename = "type")]
+    pub kind: DeploymentType,
+    /// helm, kustomize or legacy for Kubernetes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavour: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sourcegraph_version: Option<String>,
+    /// Where it runs: context/namespace, docker host, compose project...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub location: BTreeMap<String, String>,
+}
+
+impl Deployment {
+    pub fn unknown() -> Deployment {
+        Deployment {
+            kind: DeploymentType::Unknown,
+            flavour: None,
+            sourcegraph_version: None,
+            location: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectorRecord {
+    pub name: String,
+    pub status: CollectorStatus,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub errors: Vec<CollectorError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectorError {
+    /// What was being collected: "pods/frontend-abc/logs", "nodes", ...
+    pub target: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub kind: FileKind,
+    pub collector: String,
+    /// Replacements made, by redaction rule id.
+    #[serde(default)]
+    pub redactions: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OmittedRecord {
+    pub path: String,
+    pub collector: String,
+    pub reason: String,
+}
+
+/// A validated entry name, relative to the bundle's top folder: forward
+/// slashes, no empty, `.` or `..` segments, not absolute, no backslashes
+/// or control characters. Construction is the only check, so holding one
+/// proves it is safe to join onto a directory.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BundlePath(String);
+
+impl BundlePath {
+    pub fn new(path: &str) -> Result<BundlePath, String> {
+        check_relative_name(path)?;
+        if path == MANIFEST_NAME {
+            return Err(format!("'{MANIFEST_NAME}' is reserved for the manifest"));
+        }
+        Ok(BundlePath(path.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BundlePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The one rule for names inside a bundle, used by the writer (so we never
+/// produce a bad name) and the reader (so a crafted zip cannot escape).
+pub fn check_relative_name(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("empty path".into());
+    }
+    if path.starts_with('/') {
+        return Err(format!("absolute path '{path}'"));
+    }
+    if path.contains('\\') {
+        return Err(format!("backslash in path '{path}'"));
+    }
+    if path.chars().any(|c| c.is_control()) {
+        return Err(format!("control character in path {path:?}"));
+    }
+    // A Windows drive prefix ("C:") is absolute on the machine that extracts it.
+    if path.as_bytes().get(1) == Some(&b':') {
+        return Err(format!("drive-letter path '{path}'"));
+    }
+    for seg in path.split('/') {
+        match seg {
+            "" => return Err(format!("empty segment in path '{path}'")),
+            "." | ".." => return Err(format!("'{seg}' segment in path '{path}'")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `sg-debug-<category>-<yyyymmddThhmmssZ>`: the top folder inside the zip
+/// and the default file name, so an extracted bundle names itself.
+pub fn bundle_stem(category: &str, at: DateTime<Utc>) -> String {
+    format!("sg-debug-{category}-{}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_paths() {
+        for ok in ["logs/frontend.log", "a", "k8s/pods/x-1.json", "a..b/c"] {
+            BundlePath::new(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\\b",
+            "C:/x",
+            "a\nb",
+            "manifest.json",
+        ] {
+            assert!(BundlePath::new(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn stem() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T04:05:06Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            bundle_stem("search", at),
+            "sg-debug-search-20261125T040506Z"
+        );
+    }
+}
