@@ -1,0 +1,255 @@
+//! The packager. Artifacts stream into a spool zip as they arrive (in
+//! whatever order collectors finish); `finish` then writes the real bundle
+//! with `manifest.json` first and the entries in path order, copying the
+//! already-compressed bytes without recompressing them. Both files are
+//! `.partial` until the final rename, so a crash or error never leaves
+//! something that looks like a finished bundle.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use super::format::{FileRecord, MANIFEST_NAME, Manifest};
+use crate::redact::RedactedArtifact;
+
+pub struct BundleWriter {
+    dest: PathBuf,
+    partial: PathBuf,
+    spool_path: PathBuf,
+    spool: Option<ZipWriter<BufWriter<File>>>,
+    stem: String,
+    options: SimpleFileOptions,
+    files: Vec<FileRecord>,
+    seen: HashSet<String>,
+    finished: bool,
+}
+
+impl BundleWriter {
+    /// Prepares to write `dest`. Refuses an existing `dest` unless `force`.
+    /// `stem` is the top folder every entry lives under; `created_at` is
+    /// stamped on every entry so the same input gives the same bytes.
+    pub fn create(
+        dest: &Path,
+        stem: &str,
+        created_at: DateTime<Utc>,
+        force: bool,
+    ) -> Result<BundleWriter> {
+        if dest.is_dir() {
+            bail!(
+                "output path {} is a directory; give a file name such as {}/{stem}.zip",
+                dest.display(),
+                dest.display()
+            );
+        }
+        if dest.exists() && !force {
+            bail!(
+                "{} already exists; pass --force to overwrite it, or choose another name with -o",
+                dest.display()
+            );
+        }
+        let partial = with_suffix(dest, ".partial");
+        let spool_path = with_suffix(dest, ".entries.partial");
+        let spool = create_private(&spool_path)?;
+        let stamp = zip::DateTime::from_date_and_time(
+            created_at.year().clamp(1980, 2107) as u16,
+            created_at.month() as u8,
+            created_at.day() as u8,
+            created_at.hour() as u8,
+            created_at.minute() as u8,
+            created_at.second() as u8,
+        )
+        .unwrap_or_default();
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .last_modified_time(stamp)
+            .unix_permissions(0o600)
+            // Logs can exceed 4 GiB in aggregate and, rarely, alone.
+            .large_file(true);
+        Ok(BundleWriter {
+            dest: dest.to_path_buf(),
+            partial,
+            spool_path,
+            spool: Some(ZipWriter::new(BufWriter::new(spool))),
+            stem: stem.to_string(),
+            options,
+            files: Vec::new(),
+            seen: HashSet::new(),
+            finished: false,
+        })
+    }
+
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Streams one artifact into the bundle. On error the entry is dropped
+    /// whole (never half-included) and the writer stays usable, so the
+    /// caller can record the failure and go on with the next artifact.
+    pub fn add(&mut self, artifact: RedactedArtifact) -> Result<&FileRecord> {
+        let (meta, mut body, counts) = artifact.into_parts();
+        let path = meta.path.as_str().to_string();
+        if !self.seen.insert(path.clone()) {
+            bail!(
+                "two artifacts named '{path}' (collector {})",
+                meta.collector
+            );
+        }
+        let spool = self.spool.as_mut().expect("add after finish");
+        spool
+            .start_file(format!("{}/{path}", self.stem), self.options)
+            .with_context(|| format!("starting bundle entry {path}"))?;
+        let mut sink = HashingWriter::new(&mut *spool);
+        let copied = io::copy(&mut body, &mut sink);
+        let (bytes, sha256) = sink.finish();
+        if let Err(e) = copied {
+            self.seen.remove(&path);
+            spool
+                .abort_file()
+                .with_context(|| format!("dropping failed entry {path}"))?;
+            return Err(e).with_context(|| format!("reading artifact {path}"));
+        }
+        self.files.push(FileRecord {
+            path,
+            bytes,
+            sha256,
+            kind: meta.kind,
+            collector: meta.collector,
+            redactions: counts.snapshot(),
+        });
+        Ok(self.files.last().expect("just pushed"))
+    }
+
+    /// Writes the final bundle and returns its path. `manifest.files` is
+    /// filled in here from what was actually written.
+    pub fn finish(mut self, mut manifest: Manifest) -> Result<(PathBuf, Manifest)> {
+        let spool = self.spool.take().expect("finish twice");
+        let spool = spool
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()))
+            .context("finishing the entry spool")?;
+        drop(spool);
+        let mut files = std::mem::take(&mut self.files);
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        manifest.files = files;
+
+        let mut src =
+            ZipArchive::new(File::open(&self.spool_path)?).context("re-reading the entry spool")?;
+        let mut order: Vec<(String, usize)> = (0..src.len())
+            .map(|i| Ok((src.by_index_raw(i)?.name()?.into_owned(), i)))
+            .collect::<Result<_, zip::result::ZipError>>()
+            .context("re-reading the entry spool")?;
+        order.sort();
+
+        let out = create_private(&self.partial)?;
+        let mut zip = ZipWriter::new(BufWriter::new(out));
+        zip.start_file(format!("{}/{MANIFEST_NAME}", self.stem), self.options)?;
+        serde_json::to_writer_pretty(&mut zip, &manifest)?;
+        zip.write_all(b"\n")?;
+        for (_, i) in order {
+            zip.raw_copy_file(src.by_index_raw(i)?)?;
+        }
+        let out = zip
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()))
+            .with_context(|| format!("writing {}", self.partial.display()))?;
+        out.sync_all()
+            .with_context(|| format!("writing {}", self.partial.display()))?;
+        drop(out);
+        fs::rename(&self.partial, &self.dest).with_context(|| {
+            format!(
+                "renaming {} to {}",
+                self.partial.display(),
+                self.dest.display()
+            )
+        })?;
+        self.finished = true;
+        let _ = fs::remove_file(&self.spool_path);
+        Ok((self.dest.clone(), manifest))
+    }
+}
+
+impl Drop for BundleWriter {
+    fn drop(&mut self) {
+        // Nothing half-written is left behind, whatever path got us here.
+        if !self.finished {
+            self.spool = None;
+            let _ = fs::remove_file(&self.partial);
+        }
+        let _ = fs::remove_file(&self.spool_path);
+    }
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s: OsString = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Bundles hold customer data: readable by the owner only, from the first byte.
+fn create_private(path: &Path) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).read(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(0o600);
+        let f = opts
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        // A pre-existing file keeps its old mode through open(); fix it.
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        Ok(f)
+    }
+    #[cfg(not(unix))]
+    opts.open(path)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
+/// Counts and hashes the uncompressed bytes on their way into the zip.
+pub(crate) struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn finish(self) -> (u64, String) {
+        (self.bytes, hex(&self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
