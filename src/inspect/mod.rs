@@ -1,0 +1,247 @@
+//! `sg-debug inspect`: answer "what is this bundle" in a few lines, and
+//! give scripts the same as JSON.
+
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::bundle::{Bundle, Manifest};
+use crate::cli::InspectArgs;
+
+pub fn run(args: InspectArgs) -> Result<ExitCode> {
+    let mut bundle = Bundle::open(&args.bundle)?;
+    if args.json {
+        let out = serde_json::json!({
+            "bundle": bundle.path(),
+            "manifest": bundle.manifest(),
+            "derived": Derived::of(bundle.manifest()),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if args.list {
+        print!("{}", list(&bundle));
+    } else if let Some(name) = &args.cat {
+        let stdout = io::stdout();
+        let mut lock = stdout.lock();
+        bundle.copy_entry(name, &mut lock)?;
+        lock.flush()?;
+    } else if args.verify {
+        let v = bundle.verify();
+        if v.problems.is_empty() {
+            println!(
+                "{}: OK, {} files match their SHA-256 and size in the manifest",
+                bundle.path(),
+                v.checked
+            );
+        } else {
+            for p in &v.problems {
+                eprintln!("MISMATCH {p}");
+            }
+            eprintln!(
+                "error: {}: {} problem(s) in {} listed files; the bundle was altered or damaged after it was written",
+                bundle.path(),
+                v.problems.len(),
+                v.checked
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    } else if let Some(dir) = &args.extract {
+        let n = bundle.extract(dir)?;
+        println!("extracted {n} files into {}", dir.display());
+    } else {
+        print!("{}", summary(&bundle));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Figures computed from the manifest, shared by the text and JSON views.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Derived {
+    pub files: u64,
+    pub bytes: u64,
+    pub by_kind: BTreeMap<String, KindTotals>,
+    pub redactions: u64,
+    pub redactions_by_rule: BTreeMap<String, u64>,
+    pub collector_errors: u64,
+    pub omitted: u64,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct KindTotals {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Derived {
+    pub fn of(m: &Manifest) -> Derived {
+        let mut d = Derived::default();
+        for f in &m.files {
+            d.files += 1;
+            d.bytes += f.bytes;
+            let k = d.by_kind.entry(f.kind.as_str().to_string()).or_default();
+            k.files += 1;
+            k.bytes += f.bytes;
+            for (rule, n) in &f.redactions {
+                d.redactions += n;
+                *d.redactions_by_rule.entry(rule.clone()).or_default() += n;
+            }
+        }
+        d.collector_errors = m.collectors.iter().map(|c| c.errors.len() as u64).sum();
+        d.omitted = m.omitted.len() as u64;
+        d
+    }
+}
+
+pub fn summary(bundle: &Bundle) -> String {
+    let m = bundle.manifest();
+    let d = Derived::of(m);
+    let mut s = String::new();
+    let _ = writeln!(s, "Bundle      {}", bundle.path());
+    let mut incident = m.incident.category.clone();
+    if let Some(t) = &m.incident.ticket {
+        let _ = write!(incident, ", ticket {t}");
+    }
+    let _ = writeln!(s, "Incident    {incident}");
+    if let Some(n) = &m.incident.note {
+        let _ = writeln!(s, "Note        {}", n.replace('\n', "\n            "));
+    }
+    let _ = writeln!(
+        s,
+        "Collected   {} by {} {}{}",
+        m.created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        m.tool.name,
+        m.tool.version,
+        if m.complete {
+            ""
+        } else {
+            "  (INCOMPLETE: collection was interrupted)"
+        }
+    );
+    let dep = &m.deployment;
+    let mut line = dep.kind.as_str().to_string();
+    if let Some(f) = &dep.flavour {
+        let _ = write!(line, " ({f})");
+    }
+    match &dep.sourcegraph_version {
+        Some(v) => {
+            let _ = write!(line, ", Sourcegraph {v}");
+        }
+        None => line.push_str(", Sourcegraph version unknown"),
+    }
+    let location: Vec<String> = dep
+        .location
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !location.is_empty() {
+        let _ = write!(line, ", {}", location.join(", "));
+    }
+    let _ = writeln!(s, "Deployment  {line}");
+    if m.collectors.is_empty() {
+        let _ = writeln!(s, "Collectors  none ran");
+    } else {
+        let _ = writeln!(s, "Collectors");
+        for c in &m.collectors {
+            let _ = writeln!(
+                s,
+                "  {:<16} {:<8} {:>8}  {} error(s)",
+                c.name,
+                c.status.as_str(),
+                format_duration(c.duration_ms),
+                c.errors.len()
+            );
+            for e in &c.errors {
+                let _ = writeln!(s, "      {}: {}", e.target, e.message);
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "Files       {} files, {}",
+        d.files,
+        format_bytes(d.bytes)
+    );
+    for (kind, t) in &d.by_kind {
+        let _ = writeln!(
+            s,
+            "  {:<10} {:>5} files  {:>10}",
+            kind,
+            t.files,
+            format_bytes(t.bytes)
+        );
+    }
+    if !m.omitted.is_empty() {
+        let _ = writeln!(s, "Omitted     {} artifact(s) left out", m.omitted.len());
+        for o in &m.omitted {
+            let _ = writeln!(s, "  {}: {}", o.path, o.reason);
+        }
+    }
+    if d.redactions == 0 {
+        let _ = writeln!(s, "Redactions  none");
+    } else {
+        let rules: Vec<String> = d
+            .redactions_by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(s, "Redactions  {} ({})", d.redactions, rules.join(", "));
+    }
+    s
+}
+
+pub fn list(bundle: &Bundle) -> String {
+    let kinds: BTreeMap<&str, &str> = bundle
+        .manifest()
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.kind.as_str()))
+        .collect();
+    let mut s = String::new();
+    for e in bundle.entries() {
+        let kind = kinds.get(e.name.as_str()).copied().unwrap_or("-");
+        let _ = writeln!(s, "{:>12}  {:<8}  {}", e.size, kind, e.name);
+    }
+    s
+}
+
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn format_duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_human() {
+        assert_eq!(format_bytes(0), "0 B");
+        assert_eq!(format_bytes(1023), "1023 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(10 << 20), "10.0 MiB");
+    }
+}

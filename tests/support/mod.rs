@@ -1,0 +1,77 @@
+//! Shared helpers for the CLI tests: run the real binary, and craft
+//! bundles by hand (including broken and hostile ones) with the zip crate.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn sg(args: &[&str], cwd: &Path) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_sg-debug"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running sg-debug");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn sha256(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// A manifest as a script would see it, listing `files` with true hashes.
+pub fn manifest(category: &str, created_at: &str, files: &[(&str, &[u8])]) -> serde_json::Value {
+    serde_json::json!({
+        "format_version": 1,
+        "tool": {"name": "sg-debug", "version": "0.1.0"},
+        "created_at": created_at,
+        "complete": true,
+        "incident": {"category": category},
+        "deployment": {"type": "unknown"},
+        "options": {},
+        "collectors": [],
+        "files": files.iter().map(|(p, b)| serde_json::json!({
+            "path": p, "bytes": b.len(), "sha256": sha256(b),
+            "kind": if p.starts_with("config/") { "config" } else { "log" }, "collector": "test", "redactions": {}
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Writes a zip with exactly these entry names and contents, in order.
+pub fn write_zip(path: &Path, entries: &[(&str, &[u8])]) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, body) in entries {
+        zip.start_file(*name, opts).unwrap();
+        zip.write_all(body).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// A valid bundle: manifest first, then the files, under `top/`.
+pub fn write_bundle(path: &Path, top: &str, manifest: &serde_json::Value, files: &[(&str, &[u8])]) {
+    let m = serde_json::to_vec_pretty(manifest).unwrap();
+    let mut entries: Vec<(String, &[u8])> = vec![(format!("{top}/manifest.json"), &m)];
+    for (p, b) in files {
+        entries.push((format!("{top}/{p}"), b));
+    }
+    let refs: Vec<(&str, &[u8])> = entries.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    write_zip(path, &refs);
+}
