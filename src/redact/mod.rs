@@ -1,13 +1,28 @@
 //! The redaction pass: the only road from a collector's `Artifact` to the
 //! packager. `RedactedArtifact` has private fields and no public
 //! constructor, so code outside this module cannot hand the packager
-//! anything that did not pass through here.
+//! anything that did not pass through `Redactor::redact`.
+
+pub mod marker;
+pub mod rules;
+pub mod structured;
+pub mod text;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Cursor, Read};
 use std::sync::{Arc, Mutex};
 
-use crate::artifact::ArtifactMeta;
+use crate::artifact::{Artifact, ArtifactMeta};
+use marker::Marker;
+use rules::RuleSet;
+use structured::Format;
+use text::{LineRedactor, RedactingReader};
+
+/// Structured files larger than this are redacted line by line instead:
+/// the structured pass holds the whole document in memory.
+pub const MAX_STRUCTURED: usize = 16 << 20;
+/// How much of a stream is looked at to decide that it is binary.
+const SNIFF: usize = 8 << 10;
 
 pub struct RedactedArtifact {
     meta: ArtifactMeta,
@@ -38,17 +53,186 @@ impl RedactedArtifact {
     }
 }
 
-/// Replacements per rule id, filled in while a body streams through the pass.
+/// What became of an artifact.
+pub enum Outcome {
+    Kept(RedactedArtifact),
+    /// Left out whole, with the reason for the manifest.
+    Omitted {
+        meta: ArtifactMeta,
+        reason: String,
+    },
+}
+
+/// Replacements per rule id and notes on how a file was redacted, filled
+/// in while a body streams through the pass.
 #[derive(Clone, Default, Debug)]
-pub struct RedactionCounts(Arc<Mutex<BTreeMap<String, u64>>>);
+pub struct RedactionCounts(Arc<Mutex<Tally>>);
+
+#[derive(Default, Debug)]
+struct Tally {
+    by_rule: BTreeMap<String, u64>,
+    notes: Vec<String>,
+}
 
 impl RedactionCounts {
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        // A panic elsewhere must not hide the counts.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn add(&self, rule: &str, n: u64) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *m.entry(rule.to_string()).or_default() += n;
+        *self.tally().by_rule.entry(rule.to_string()).or_default() += n;
+    }
+
+    pub fn note(&self, text: String) {
+        self.tally().notes.push(text);
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.tally().by_rule.clone()
+    }
+
+    pub fn notes(&self) -> Vec<String> {
+        self.tally().notes.clone()
     }
 }
+
+/// One per run: the rules, and the marker key that makes one secret map to
+/// one marker across the whole bundle.
+#[derive(Clone)]
+pub struct Redactor {
+    rules: Arc<RuleSet>,
+    marker: Marker,
+}
+
+impl Redactor {
+    pub fn new(rules: RuleSet) -> Redactor {
+        Redactor {
+            rules: Arc::new(rules),
+            marker: Marker::random(),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn with_marker(rules: RuleSet, marker: Marker) -> Redactor {
+        Redactor {
+            rules: Arc::new(rules),
+            marker,
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn line_redactor(&self) -> LineRedactor {
+        LineRedactor::new(self.rules.clone(), self.marker.clone())
+    }
+
+    pub fn redact(&self, artifact: Artifact) -> Outcome {
+        let Artifact { meta, body } = artifact;
+        let counts = RedactionCounts::default();
+        let mut reader = BufReader::with_capacity(64 << 10, body.into_reader());
+        let head = match reader.fill_buf() {
+            Ok(h) => &h[..h.len().min(SNIFF)],
+            Err(e) => {
+                return Outcome::Omitted {
+                    meta,
+                    reason: format!("could not be read: {e}"),
+                };
+            }
+        };
+        if head.contains(&0) {
+            if self.rules.binary_is_safe(meta.path.as_str()) {
+                return Outcome::Kept(RedactedArtifact {
+                    meta,
+                    body: Box::new(reader),
+                    counts,
+                });
+            }
+            return Outcome::Omitted {
+                meta,
+                reason: "binary content: not text-redactable, and no rule declares it safe".into(),
+            };
+        }
+        if let Some(format) = structured_format(meta.path.as_str()) {
+            return self.redact_structured(meta, reader, format, counts);
+        }
+        Outcome::Kept(self.line_pass(meta, Box::new(reader), counts))
+    }
+
+    fn line_pass(
+        &self,
+        meta: ArtifactMeta,
+        body: Box<dyn BufRead + Send>,
+        counts: RedactionCounts,
+    ) -> RedactedArtifact {
+        let reader = RedactingReader::new(body, self.line_redactor(), counts.clone());
+        RedactedArtifact {
+            meta,
+            body: Box::new(reader),
+            counts,
+        }
+    }
+
+    fn redact_structured(
+        &self,
+        meta: ArtifactMeta,
+        reader: BufReader<Box<dyn Read + Send>>,
+        format: Format,
+        counts: RedactionCounts,
+    ) -> Outcome {
+        let mut buf = Vec::new();
+        let mut limited = reader.take(MAX_STRUCTURED as u64 + 1);
+        if let Err(e) = limited.read_to_end(&mut buf) {
+            return Outcome::Omitted {
+                meta,
+                reason: format!("could not be read: {e}"),
+            };
+        }
+        let rest = limited.into_inner();
+        let why = if buf.len() > MAX_STRUCTURED {
+            format!("larger than {MAX_STRUCTURED} bytes")
+        } else {
+            match std::str::from_utf8(&buf) {
+                Err(_) => "not valid UTF-8".to_string(),
+                Ok(text) => {
+                    let mut local = BTreeMap::new();
+                    match structured::redact(format, text, &mut self.line_redactor(), &mut local) {
+                        Ok(out) => {
+                            for (rule, n) in local {
+                                counts.add(&rule, n);
+                            }
+                            return Outcome::Kept(RedactedArtifact {
+                                meta,
+                                body: Box::new(Cursor::new(out.into_bytes())),
+                                counts,
+                            });
+                        }
+                        Err(e) => e,
+                    }
+                }
+            }
+        };
+        // Fail closed: the stricter line pass, never the raw bytes.
+        counts.note(format!(
+            "structured redaction not possible ({why}); redacted line by line"
+        ));
+        let body: Box<dyn BufRead + Send> = Box::new(BufReader::new(Cursor::new(buf).chain(rest)));
+        Outcome::Kept(self.line_pass(meta, body, counts))
+    }
+}
+
+/// The structured pass applies by file name: collectors name what they
+/// produce (`.json`, `.yaml`); site configuration is `.jsonc`.
+pub fn structured_format(path: &str) -> Option<Format> {
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    match ext.as_str() {
+        "json" | "jsonc" => Some(Format::Json),
+        "yaml" | "yml" => Some(Format::Yaml),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,452 @@
+//! Redaction rules: data in `redaction-rules/*.yaml` (embedded) plus the
+//! user's own files, compiled into one `RuleSet`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use anyhow::{Context, Result, bail};
+use regex::Regex;
+use regex::bytes::Regex as BytesRegex;
+use serde::{Deserialize, Serialize};
+
+/// The default rule files, embedded at build time. A test checks that every
+/// file in `redaction-rules/` is listed here.
+pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
+    (
+        "tokens.yaml",
+        include_str!("../../redaction-rules/tokens.yaml"),
+    ),
+    (
+        "credentials.yaml",
+        include_str!("../../redaction-rules/credentials.yaml"),
+    ),
+    ("keys.yaml", include_str!("../../redaction-rules/keys.yaml")),
+];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_exclude: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_exact: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary_safe_path: Option<String>,
+}
+
+/// A rule as `--list-rules` shows it: where it came from, and the spec.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadedRule {
+    pub source: String,
+    #[serde(flatten)]
+    pub spec: RuleSpec,
+}
+
+pub(crate) struct RegexRule {
+    pub id: String,
+    pub regex: BytesRegex,
+    pub secret_group: usize,
+}
+
+pub(crate) struct KeyRule {
+    pub id: String,
+    pub key: Regex,
+    pub exclude: Option<Regex>,
+    pub exact: bool,
+}
+
+/// What a prefilter keyword hit asks for.
+#[derive(Clone, Copy)]
+enum Wants {
+    Regex(usize),
+    Keys,
+}
+
+pub struct RuleSet {
+    pub(crate) regex_rules: Vec<RegexRule>,
+    pub(crate) key_rules: Vec<KeyRule>,
+    binary_safe: Vec<Regex>,
+    /// Keywords of every rule, case-insensitive; `wants[pattern]` says what
+    /// a hit switches on for the line.
+    prefilter: AhoCorasick,
+    wants: Vec<Wants>,
+    /// Regex rules without keywords run on every line.
+    always: Vec<usize>,
+    keys_always: bool,
+    key_prefilter: AhoCorasick,
+    pub loaded: Vec<LoadedRule>,
+}
+
+impl RuleSet {
+    /// The embedded defaults, then each of `extra` (files, or directories
+    /// of `*.yaml`/`*.yml`), minus `disabled` ids.
+    pub fn load(extra: &[PathBuf], disabled: &[String]) -> Result<RuleSet> {
+        let mut loaded = Vec::new();
+        for (name, text) in DEFAULT_RULE_FILES {
+            loaded.extend(parse_file(&format!("built-in {name}"), text)?);
+        }
+        for path in extra {
+            for file in rule_files(path)? {
+                let text = fs::read_to_string(&file)
+                    .with_context(|| format!("reading redaction rule file {}", file.display()))?;
+                loaded.extend(parse_file(&file.display().to_string(), &text)?);
+            }
+        }
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for r in &loaded {
+            if let Some(first) = seen.insert(r.spec.id.clone(), r.source.clone()) {
+                bail!(
+                    "redaction rule file {}: rule '{}' is already defined in {first}; pick another id, or --disable-rule {} and define your own",
+                    r.source,
+                    r.spec.id,
+                    r.spec.id
+                );
+            }
+        }
+        for id in disabled {
+            if !seen.contains_key(id) {
+                let ids: BTreeSet<&str> = loaded.iter().map(|r| r.spec.id.as_str()).collect();
+                bail!(
+                    "--disable-rule {id}: no such rule; rules are: {}",
+                    ids.into_iter().collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+        loaded.retain(|r| !disabled.contains(&r.spec.id));
+        compile(loaded)
+    }
+
+    pub fn defaults() -> RuleSet {
+        RuleSet::load(&[], &[]).expect("built-in redaction rules are valid")
+    }
+
+    /// The id of the first key rule that says `key` names a secret.
+    pub fn secret_key(&self, key: &str) -> Option<&str> {
+        self.secret_key_index(key)
+            .map(|i| self.key_rules[i].id.as_str())
+    }
+
+    /// Cheap test before `secret_key`: does the key hold a key-rule keyword?
+    pub(crate) fn key_may_match(&self, key: &str) -> bool {
+        self.keys_always || self.key_prefilter.is_match(key)
+    }
+
+    pub(crate) fn secret_key_index(&self, key: &str) -> Option<usize> {
+        let mut normalized: Option<String> = None;
+        for (i, r) in self.key_rules.iter().enumerate() {
+            let subject: &str = if r.exact {
+                key
+            } else {
+                normalized.get_or_insert_with(|| normalize_key(key))
+            };
+            if r.key.is_match(subject) && !r.exclude.as_ref().is_some_and(|x| x.is_match(subject)) {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    pub fn binary_is_safe(&self, bundle_path: &str) -> bool {
+        self.binary_safe.iter().any(|r| r.is_match(bundle_path))
+    }
+
+    /// Which regex rules to run on `line`, and whether to look for
+    /// key/value pairs, judged by keyword hits alone.
+    pub(crate) fn candidates(&self, line: &[u8], regexes: &mut Vec<usize>) -> bool {
+        regexes.clear();
+        regexes.extend_from_slice(&self.always);
+        let mut keys = self.keys_always;
+        for m in self.prefilter.find_overlapping_iter(line) {
+            match self.wants[m.pattern().as_usize()] {
+                Wants::Regex(i) => {
+                    if !regexes.contains(&i) {
+                        regexes.push(i);
+                    }
+                }
+                Wants::Keys => keys = true,
+            }
+        }
+        regexes.sort_unstable();
+        keys
+    }
+}
+
+/// `PG_PASSWORD`, `pgPassword`, `pg-password` -> `pgpassword`.
+pub fn normalize_key(key: &str) -> String {
+    key.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let meta = fs::metadata(path)
+        .with_context(|| format!("reading redaction rules {}", path.display()))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = fs::read_dir(path)
+        .with_context(|| format!("listing redaction rules in {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "redaction rules directory {} holds no *.yaml or *.yml files",
+            path.display()
+        );
+    }
+    Ok(files)
+}
+
+fn parse_file(source: &str, text: &str) -> Result<Vec<LoadedRule>> {
+    let file: RuleFile = serde_saphyr::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "redaction rule file {source} is not valid: {e}\n(see redaction-rules/README.md for the format)"
+        )
+    })?;
+    let mut out = Vec::new();
+    for spec in file.rules {
+        check_spec(&spec).map_err(|why| {
+            anyhow::anyhow!("redaction rule file {source}: rule '{}': {why}", spec.id)
+        })?;
+        out.push(LoadedRule {
+            source: source.to_string(),
+            spec,
+        });
+    }
+    Ok(out)
+}
+
+fn check_spec(s: &RuleSpec) -> Result<(), String> {
+    if s.id.is_empty()
+        || !s
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("id must be lowercase letters, digits and '-'".into());
+    }
+    if s.description.trim().is_empty() {
+        return Err("description is empty".into());
+    }
+    let matchers = [
+        s.regex.is_some(),
+        s.key.is_some(),
+        s.binary_safe_path.is_some(),
+    ];
+    if matchers.iter().filter(|m| **m).count() != 1 {
+        return Err("needs exactly one of regex, key, binary_safe_path".into());
+    }
+    if s.key.is_none() && (s.key_exclude.is_some() || s.key_exact) {
+        return Err("key_exclude and key_exact go with key".into());
+    }
+    if s.keywords.iter().any(|k| k.is_empty()) {
+        return Err("empty keyword".into());
+    }
+    if let Some(r) = &s.regex {
+        let re = BytesRegex::new(r).map_err(|e| format!("regex does not compile: {e}"))?;
+        if !re.capture_names().any(|n| n == Some("secret")) {
+            return Err("regex has no named group `secret` (write (?P<secret>...))".into());
+        }
+        if re.is_match(b"") {
+            return Err("regex matches the empty string".into());
+        }
+    }
+    for (what, r) in [
+        ("key", &s.key),
+        ("key_exclude", &s.key_exclude),
+        ("binary_safe_path", &s.binary_safe_path),
+    ] {
+        if let Some(r) = r {
+            Regex::new(r).map_err(|e| format!("{what} does not compile: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn compile(loaded: Vec<LoadedRule>) -> Result<RuleSet> {
+    let mut regex_rules = Vec::new();
+    let mut key_rules = Vec::new();
+    let mut binary_safe = Vec::new();
+    let mut patterns: Vec<String> = Vec::new();
+    let mut wants = Vec::new();
+    let mut always = Vec::new();
+    let mut keys_always = false;
+    let mut key_words: Vec<String> = Vec::new();
+    for r in &loaded {
+        let s = &r.spec;
+        if let Some(re) = &s.regex {
+            let regex = BytesRegex::new(re)?;
+            let secret_group = regex
+                .capture_names()
+                .position(|n| n == Some("secret"))
+                .expect("checked");
+            let i = regex_rules.len();
+            regex_rules.push(RegexRule {
+                id: s.id.clone(),
+                regex,
+                secret_group,
+            });
+            if s.keywords.is_empty() {
+                always.push(i);
+            }
+            for k in &s.keywords {
+                patterns.push(k.clone());
+                wants.push(Wants::Regex(i));
+            }
+        } else if let Some(key) = &s.key {
+            key_rules.push(KeyRule {
+                id: s.id.clone(),
+                key: Regex::new(key)?,
+                exclude: s.key_exclude.as_deref().map(Regex::new).transpose()?,
+                exact: s.key_exact,
+            });
+            if s.keywords.is_empty() {
+                keys_always = true;
+            }
+            for k in &s.keywords {
+                patterns.push(k.clone());
+                wants.push(Wants::Keys);
+                key_words.push(k.clone());
+            }
+        } else if let Some(p) = &s.binary_safe_path {
+            binary_safe.push(Regex::new(p)?);
+        }
+    }
+    let prefilter = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&patterns)
+        .context("building the keyword prefilter")?;
+    let key_prefilter = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(&key_words)
+        .context("building the key prefilter")?;
+    Ok(RuleSet {
+        key_prefilter,
+        regex_rules,
+        key_rules,
+        binary_safe,
+        prefilter,
+        wants,
+        always,
+        keys_always,
+        loaded,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_in_redaction_rules_is_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("redaction-rules");
+        let mut on_disk: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".yaml"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = DEFAULT_RULE_FILES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded);
+    }
+
+    #[test]
+    fn defaults_load() {
+        let r = RuleSet::defaults();
+        assert!(r.regex_rules.len() >= 15);
+        assert_eq!(r.secret_key("PGPASSWORD"), Some("secret-key-name"));
+        assert_eq!(r.secret_key("clientSecret"), Some("secret-key-name"));
+        assert_eq!(r.secret_key("licenseKey"), Some("secret-key-name"));
+        assert_eq!(r.secret_key("p4.passwd"), Some("secret-key-name"));
+        assert_eq!(r.secret_key("DATA_SOURCE_NAME"), Some("datasource"));
+        assert_eq!(r.secret_key("PGDATASOURCE"), Some("datasource"));
+        assert_eq!(r.secret_key("SRC_GIT_TOKEN"), Some("secret-key-name"));
+        assert_eq!(r.secret_key("SOME_API_KEY"), Some("secret-key-name"));
+        assert_eq!(r.secret_key("MY_KEY"), Some("env-secret-name"));
+        for not_secret in [
+            "secretName",
+            "existingSecret",
+            "maxTokens",
+            "PGUSER",
+            "username",
+            "tokenType",
+            "passwordFile",
+            "key",
+            "keyboard",
+            "PGSSLKEY_FILE",
+        ] {
+            assert_eq!(r.secret_key(not_secret), None, "{not_secret}");
+        }
+    }
+
+    fn load_text(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("mine.yaml");
+        fs::write(&f, text).unwrap();
+        match RuleSet::load(&[f], &[]) {
+            Ok(_) => "ok".into(),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn invalid_rule_files_name_file_rule_and_problem() {
+        let e = load_text("rules:\n  - id: mine\n    description: d\n    regex: '(oops'\n");
+        assert!(
+            e.contains("mine.yaml: rule 'mine': regex does not compile"),
+            "{e}"
+        );
+        let e = load_text("rules:\n  - id: mine\n    description: d\n    regex: 'abc'\n");
+        assert!(
+            e.contains("rule 'mine': regex has no named group `secret`"),
+            "{e}"
+        );
+        let e = load_text("rules:\n  - id: mine\n    description: d\n");
+        assert!(e.contains("needs exactly one of"), "{e}");
+        let e = load_text("rules:\n  - id: Bad_Id\n    description: d\n    key: x\n");
+        assert!(e.contains("rule 'Bad_Id': id must be"), "{e}");
+        let e = load_text("rules:\n  - id: jwt\n    description: d\n    key: x\n");
+        assert!(e.contains("already defined in built-in tokens.yaml"), "{e}");
+        let e = load_text("rulez: []\n");
+        assert!(e.contains("mine.yaml is not valid"), "{e}");
+        let e = load_text(
+            "rules:\n  - id: acme-token\n    description: d\n    keywords: [acme_]\n    regex: '(?P<secret>acme_[0-9]{8})'\n",
+        );
+        assert_eq!(e, "ok");
+    }
+
+    #[test]
+    fn disable_rule_checks_the_id() {
+        let e = RuleSet::load(&[], &["nope".into()]).err().unwrap();
+        assert!(
+            e.to_string().contains("--disable-rule nope: no such rule"),
+            "{e}"
+        );
+        let r = RuleSet::load(&[], &["jwt".into()]).unwrap();
+        assert!(r.regex_rules.iter().all(|x| x.id != "jwt"));
+    }
+}

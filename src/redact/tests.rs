@@ -1,0 +1,486 @@
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use super::marker::Marker;
+use super::rules::RuleSet;
+use super::*;
+use crate::artifact::{Artifact, ArtifactMeta, Body};
+use crate::bundle::format::{BundlePath, FileKind};
+
+fn redactor() -> Redactor {
+    Redactor::with_marker(RuleSet::defaults(), Marker::with_key([7; 32]))
+}
+
+fn line(r: &Redactor, s: &str) -> (String, BTreeMap<String, u64>) {
+    let mut out = Vec::new();
+    let mut counts = BTreeMap::new();
+    r.line_redactor()
+        .redact_into(s.as_bytes(), &mut out, &mut counts);
+    (String::from_utf8(out).unwrap(), counts)
+}
+
+fn file(r: &Redactor, path: &str, body: &[u8]) -> (String, BTreeMap<String, u64>, Vec<String>) {
+    let a = Artifact {
+        meta: ArtifactMeta {
+            path: BundlePath::new(path).unwrap(),
+            kind: FileKind::Log,
+            collector: "t".into(),
+        },
+        body: Body::Bytes(body.to_vec()),
+    };
+    match r.redact(a) {
+        Outcome::Kept(k) => {
+            let (_, mut body, counts) = k.into_parts();
+            let mut out = Vec::new();
+            body.read_to_end(&mut out).unwrap();
+            (
+                String::from_utf8(out).unwrap(),
+                counts.snapshot(),
+                counts.notes(),
+            )
+        }
+        Outcome::Omitted { reason, .. } => panic!("omitted: {reason}"),
+    }
+}
+
+/// Every `secret` is gone from the redacted `input`, and `keep` survives.
+fn check(input: &str, secrets: &[&str], keep: &[&str]) {
+    let r = redactor();
+    let (out, _) = line(&r, input);
+    for s in secrets {
+        assert!(!out.contains(s), "secret {s:?} survived in {out:?}");
+    }
+    for k in keep {
+        assert!(out.contains(k), "{k:?} was lost from {out:?}");
+    }
+    assert!(out.contains("[REDACTED:") || secrets.is_empty(), "{out}");
+}
+
+#[test]
+fn vendor_tokens() {
+    let sgp = "sgp_0123456789abcdef_0123456789abcdef0123456789abcdef01234567";
+    check(&format!("token {sgp} used"), &[sgp], &["token ", " used"]);
+    check(
+        "x sgp_local_0123456789abcdef0123456789abcdef01234567 y",
+        &["0123456789abcdef0123456789abcdef01234567"],
+        &[],
+    );
+    let sgd = format!("sgd_{}", "a1".repeat(32));
+    check(&format!("dotcom {sgd}"), &[&sgd], &["dotcom"]);
+    check(
+        "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 is bad",
+        &["ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"],
+        &["is bad"],
+    );
+    check(
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+        &["github_pat_11ABCDEFG"],
+        &[],
+    );
+    check(
+        "glpat-abcdefghij0123456789 ok",
+        &["glpat-abcdefghij0123456789"],
+        &["ok"],
+    );
+    check("AKIAIOSFODNN7EXAMPLE", &["AKIAIOSFODNN7EXAMPLE"], &[]);
+    check(
+        "key AIzaSyA1234567890abcdefghijklmnopqrstuv",
+        &["AIzaSyA1234567890abcdefghijklmnopqrstuv"],
+        &[],
+    );
+    check(
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        &["xoxb-123456789012"],
+        &[],
+    );
+    check(
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+        &["npm_abcdefghij"],
+        &[],
+    );
+    check(
+        "sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345",
+        &["sk-ant-api03-abcdef"],
+        &[],
+    );
+    check(
+        "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+        &["sk-proj-abcdef"],
+        &[],
+    );
+    check(
+        "auth eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end",
+        &["eyJhbGciOiJIUzI1NiJ9", "dozjgNryP4J3jVmNHl0w5N"],
+        &["auth", "end"],
+    );
+}
+
+#[test]
+fn urls_headers_and_pairs() {
+    check(
+        "dsn postgres://sg:hunter2@pgsql:5432/sg?sslmode=disable",
+        &["hunter2"],
+        &["postgres://sg:", "@pgsql:5432/sg?sslmode=disable"],
+    );
+    check(
+        "redis://:p4ss@redis-store:6379",
+        &["p4ss"],
+        &["redis-store:6379"],
+    );
+    check(
+        "HTTPS_PROXY=http://user:pw123@proxy:3128",
+        &["pw123"],
+        &["proxy:3128"],
+    );
+    check(
+        "Authorization: Bearer abc.def-ghi",
+        &["abc.def-ghi"],
+        &["Authorization: Bearer "],
+    );
+    check(
+        "Authorization: token 0123456789abcdef0123456789abcdef01234567",
+        &["0123456789abcdef0123456789abcdef01234567"],
+        &[],
+    );
+    check(
+        "Cookie: sgs=abc123; other=def456",
+        &["abc123", "def456"],
+        &["Cookie: "],
+    );
+    check(
+        "GET /callback?code=x&access_token=tok123&client_secret=cs456&state=ok",
+        &["tok123", "cs456"],
+        &["state=ok"],
+    );
+    check(
+        "host=pgsql user=sg password=libpqpw dbname=sg",
+        &["libpqpw"],
+        &["host=pgsql", "user=sg", "dbname=sg"],
+    );
+    check(
+        "machine github.com login alice password netrcpw",
+        &["netrcpw"],
+        &["login alice"],
+    );
+    check(
+        "export SOME_API_KEY=k3y-value",
+        &["k3y-value"],
+        &["SOME_API_KEY="],
+    );
+    check("PGPASSWORD=sg", &["=sg"], &["PGPASSWORD="]);
+    check("--password=flagpw --user=bob", &["flagpw"], &["--user=bob"]);
+    check(
+        "  password: yaml secret phrase # comment",
+        &["yaml secret phrase"],
+        &["# comment"],
+    );
+    check(
+        "{\"password\":\"jsonpw\",\"user\":\"alice\"}",
+        &["jsonpw"],
+        &["\"user\":\"alice\""],
+    );
+    check(
+        r#"{"Body":"request {\"token\":\"esc4ped\",\"repo\":\"github.com/acme/api\"}"}"#,
+        &["esc4ped"],
+        &[r#"\"repo\":\"github.com/acme/api\""#],
+    );
+}
+
+#[test]
+fn identifiers_survive() {
+    let keep = [
+        "commit 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b pushed",
+        "image index.docker.io/sourcegraph/frontend:6.12.5040@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "uuid 123e4567-e89b-12d3-a456-426614174000 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7",
+        "repo github.com/acme/api path /var/opt/sourcegraph/repos took 1.234s size 512Mi user alice",
+        "2026-11-25T04:00:00Z level=info msg=\"cache key computed\" tokenizer=cl100k maxTokens=4000",
+        "secretName: pgsql-auth existingSecret: sg-pgsql",
+        "password: ${PGPASSWORD}",
+    ];
+    let r = redactor();
+    for k in keep {
+        let (out, counts) = line(&r, k);
+        assert_eq!(out, k, "changed ({counts:?})");
+    }
+}
+
+#[test]
+fn same_secret_same_marker_in_a_run_and_not_across_runs() {
+    let r = redactor();
+    let (a, _) = line(&r, "PGPASSWORD=s3cret");
+    let (b, _) = line(&r, "postgres://sg:s3cret@pgsql/sg");
+    let hex = |s: &str| s.split(':').nth(2).unwrap()[..8].to_string();
+    let ma = &a[a.find("[REDACTED").unwrap()..];
+    let mb = &b[b.find("[REDACTED").unwrap()..];
+    assert_eq!(hex(ma), hex(mb), "{a} / {b}");
+    let other = Redactor::new(RuleSet::defaults());
+    let (c, _) = line(&other, "PGPASSWORD=s3cret");
+    assert_ne!(a, c);
+    // Length is not revealed.
+    let (short, _) = line(&r, "PGPASSWORD=x1");
+    let (long, _) = line(&r, &format!("PGPASSWORD={}", "y".repeat(300)));
+    assert_eq!(short.len(), long.len());
+}
+
+#[test]
+fn redacting_twice_changes_nothing() {
+    let r = redactor();
+    let inputs = [
+        "postgres://sg:hunter2@pgsql/sg Authorization: Bearer abc Cookie: a=b",
+        "{\"password\":\"x\",\"token\":\"ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789\"}",
+        "  password: yaml secret phrase",
+        "machine h login u password p",
+    ];
+    for i in inputs {
+        let (once, _) = line(&r, i);
+        let (twice, counts) = line(&r, &once);
+        assert_eq!(once, twice);
+        assert!(counts.is_empty(), "{counts:?}");
+        let (other_run, _) = line(&Redactor::new(RuleSet::defaults()), &once);
+        assert_eq!(once, other_run);
+    }
+}
+
+#[test]
+fn multi_line_pem_blocks_go_whole_and_certificates_stay() {
+    let r = redactor();
+    let input = "start\nkey: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq\n2026-11-25T00:00:00Z abcdEFGH1234+/==\n-----END RSA PRIVATE KEY----- tail\n-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----\nend\n";
+    let (out, counts, _) = file(&r, "logs/x.log", input.as_bytes());
+    assert!(
+        !out.contains("MIIEowIBAAKCAQEA7bq") && !out.contains("abcdEFGH1234"),
+        "{out}"
+    );
+    assert!(out.contains("key: [REDACTED:pem-private-key:"), "{out}");
+    assert!(out.contains("] tail\n"), "{out}");
+    assert!(out.contains("MIIDdzCCAl+gAwIBAgIE"), "{out}");
+    assert!(
+        out.starts_with("start\n") && out.ends_with("end\n"),
+        "{out}"
+    );
+    assert_eq!(counts.get("pem-private-key"), Some(&1));
+    // A key that never ends is still removed.
+    let (out, _, _) = file(
+        &r,
+        "logs/x.log",
+        b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqh\n",
+    );
+    assert!(!out.contains("MIIEvQIBADANBgkqh"), "{out}");
+    // One-line (escaped) keys.
+    let (out, _) = line(
+        &r,
+        r#"{"key":"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\n"}"#,
+    );
+    assert!(!out.contains("MHcCAQEEIB"), "{out}");
+}
+
+#[test]
+fn base64_private_keys_go_and_base64_certificates_stay() {
+    use std::fmt::Write;
+    let b64 = |s: &str| {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut o = String::new();
+        for c in s.as_bytes().chunks(3) {
+            let n = (c[0] as u32) << 16
+                | (*c.get(1).unwrap_or(&0) as u32) << 8
+                | *c.get(2).unwrap_or(&0) as u32;
+            for i in 0..4 {
+                if i <= c.len() {
+                    o.write_char(T[(n >> (18 - 6 * i) & 63) as usize] as char)
+                        .unwrap();
+                } else {
+                    o.push('=');
+                }
+            }
+        }
+        o
+    };
+    for kind in [
+        "RSA PRIVATE KEY",
+        "PRIVATE KEY",
+        "EC PRIVATE KEY",
+        "OPENSSH PRIVATE KEY",
+    ] {
+        let enc = b64(&format!(
+            "-----BEGIN {kind}-----\nMIIEabc\n-----END {kind}-----\n"
+        ));
+        check(&format!("SAML_KEY_B64={enc}"), &[&enc[..30]], &[]);
+        check(&format!("value {enc} x"), &[&enc[..30]], &[" x"]);
+    }
+    let cert = b64("-----BEGIN CERTIFICATE-----\nMIIDdz\n-----END CERTIFICATE-----\n");
+    let (out, _) = line(&redactor(), &format!("tls.crt {cert}"));
+    assert!(out.contains(&cert), "{out}");
+}
+
+#[test]
+fn over_long_lines_and_binary_lines_are_dropped_not_kept() {
+    let r = redactor();
+    let long = format!("token={}\nnext\n", "a".repeat(text::MAX_LINE + 10));
+    let (out, counts, _) = file(&r, "logs/x.log", long.as_bytes());
+    let expected = format!(
+        "[sg-debug: removed a line of {} bytes, longer than the {}-byte redaction limit]\nnext\n",
+        long.len() - 5,
+        text::MAX_LINE
+    );
+    assert_eq!(out, expected);
+    assert!(out.ends_with("next\n"));
+    assert_eq!(counts.get(text::RULE_LONG_LINE), Some(&1));
+    let mut bin = b"ok\n".to_vec();
+    bin.extend_from_slice(&vec![b'x'; 9000]);
+    bin.extend_from_slice(b"\nnul\0here\nlast");
+    let (out, counts, _) = file(&r, "logs/x.log", &bin);
+    assert!(
+        out.contains("binary content") && out.ends_with("last"),
+        "{out:?}"
+    );
+    assert_eq!(counts.get(text::RULE_BINARY_LINE), Some(&1));
+}
+
+#[test]
+fn binary_artifacts_are_left_out() {
+    let r = redactor();
+    let a = Artifact {
+        meta: ArtifactMeta {
+            path: BundlePath::new("x.bin").unwrap(),
+            kind: FileKind::Metadata,
+            collector: "t".into(),
+        },
+        body: Body::Bytes(b"\x7fELF\0\0\0".to_vec()),
+    };
+    match r.redact(a) {
+        Outcome::Omitted { reason, .. } => assert!(reason.contains("binary"), "{reason}"),
+        Outcome::Kept(_) => panic!("binary kept"),
+    }
+}
+
+#[test]
+fn json_by_key_stays_valid() {
+    let r = redactor();
+    let input = r#"{
+  "apiVersion": "apps/v1",
+  "kind": "Deployment",
+  "metadata": {"name": "sourcegraph-frontend", "uid": "123e4567-e89b-12d3-a456-426614174000",
+    "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"spec\":{\"env\":[{\"name\":\"PGPASSWORD\",\"value\":\"nested-pw\"}]}}"}},
+  "spec": {"template": {"spec": {"containers": [{
+    "image": "index.docker.io/sourcegraph/frontend:6.12.5040@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "env": [
+      {"name": "PGPASSWORD", "value": "pairpw"},
+      {"value": "reversed-pw", "name": "CODEINTEL_PGPASSWORD"},
+      {"name": "PGHOST", "value": "pgsql"},
+      {"name": "PGDATASOURCE", "value": "postgres://sg:dsnpw@pgsql:5432/sg"},
+      {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "pgsql-auth", "key": "password"}}}
+    ]}]}}}
+}"#;
+    let (out, counts, notes) = file(&r, "k8s/deployment.json", input.as_bytes());
+    assert!(notes.is_empty(), "{notes:?}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for s in ["pairpw", "reversed-pw", "dsnpw", "nested-pw"] {
+        assert!(!out.contains(s), "{s} in {out}");
+    }
+    assert!(out.contains("\"value\": \"pgsql\""));
+    assert!(
+        out.contains("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+    );
+    assert!(
+        out.contains("\"secretKeyRef\": {\"name\": \"pgsql-auth\", \"key\": \"password\"}"),
+        "{out}"
+    );
+    let env = &v["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env[0]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("[REDACTED:secret-key-name:")
+    );
+    let nested = v["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+        .as_str()
+        .unwrap();
+    serde_json::from_str::<serde_json::Value>(nested).unwrap();
+    assert!(counts.values().sum::<u64>() >= 4, "{counts:?}");
+}
+
+#[test]
+fn jsonc_site_config_keeps_comments() {
+    let r = redactor();
+    let input = "{\n  // the license\n  \"licenseKey\": \"lk-123\",\n  /* auth */ \"auth.providers\": [\n    {\"type\": \"openidconnect\", \"clientID\": \"sg\", \"clientSecret\": \"oidc-cs\",},\n  ],\n  \"email.smtp\": {\"username\": \"alice\", \"password\": \"smtppw\"},\n  \"externalURL\": \"https://sg.example.com\",\n}\n";
+    let (out, _, notes) = file(&r, "config/site-config.jsonc", input.as_bytes());
+    assert!(notes.is_empty(), "{notes:?}");
+    for s in ["lk-123", "oidc-cs", "smtppw"] {
+        assert!(!out.contains(s), "{s}: {out}");
+    }
+    for k in [
+        "// the license",
+        "/* auth */",
+        "\"clientID\": \"sg\"",
+        "\"username\": \"alice\"",
+        "https://sg.example.com",
+        ",}",
+    ] {
+        assert!(out.contains(k), "{k} lost: {out}");
+    }
+}
+
+#[test]
+fn kubernetes_secrets_keep_names_and_sizes() {
+    let r = redactor();
+    let input = "apiVersion: v1\nkind: Secret\ntype: Opaque\nmetadata:\n  name: pgsql-auth\ndata:\n  password: c2VjcmV0cHc=\n  user: c2c=\nstringData:\n  extra: plain-secret\n";
+    let (out, counts, notes) = file(&r, "k8s/secret.yaml", input.as_bytes());
+    assert!(notes.is_empty(), "{notes:?}");
+    assert!(
+        !out.contains("c2VjcmV0cHc=") && !out.contains("c2c=") && !out.contains("plain-secret"),
+        "{out}"
+    );
+    assert!(
+        out.contains("password: \"[REDACTED:kubernetes-secret:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("] (8 bytes)\"")
+            && out.contains("] (2 bytes)\"")
+            && out.contains("] (12 bytes)\""),
+        "{out}"
+    );
+    assert!(out.contains("name: pgsql-auth"));
+    assert_eq!(counts.get("kubernetes-secret"), Some(&3));
+}
+
+#[test]
+fn yaml_compose_env_lists_maps_anchors_and_tags() {
+    let r = redactor();
+    let input = "x-env: &env\n  PGPASSWORD: anchorpw\nservices:\n  frontend:\n    image: 'index.docker.io/sourcegraph/frontend:6.12.5040'\n    environment:\n      <<: *env\n      - ignored\n";
+    // (invalid YAML above on purpose: mapping and sequence mixed) -> fallback
+    let (out, _, notes) = file(&r, "compose/bad.yaml", input.as_bytes());
+    assert!(!out.contains("anchorpw"), "{out}");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let input = "x-env: &env\n  CODEINSIGHTS_PGPASSWORD: anchorpw\nservices:\n  frontend:\n    environment:\n      - PGPASSWORD=listpw\n      - PGHOST=pgsql\n      - 'SRC_GIT_TOKEN=quotedtok'\n  pgsql:\n    environment:\n      <<: *env\n      POSTGRES_PASSWORD: !reset null\n      OTHER: !override keep\n    cpus: 4\n    mem_limit: '8g'\n    key: |\n      -----BEGIN PRIVATE KEY-----\n      MIIEblockbody\n      -----END PRIVATE KEY-----\n";
+    let (out, _, notes) = file(&r, "compose/docker-compose.yaml", input.as_bytes());
+    assert!(notes.is_empty(), "{notes:?}: {out}");
+    for s in ["anchorpw", "listpw", "quotedtok", "MIIEblockbody"] {
+        assert!(!out.contains(s), "{s}: {out}");
+    }
+    for k in [
+        "- PGHOST=pgsql",
+        "<<: *env",
+        "!reset null",
+        "!override keep",
+        "mem_limit: '8g'",
+        "cpus: 4",
+    ] {
+        assert!(out.contains(k), "{k} lost: {out}");
+    }
+    assert!(
+        out.contains("- \"PGPASSWORD=[REDACTED:secret-key-name:"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unparseable_structured_files_fall_back_to_lines() {
+    let r = redactor();
+    let (out, _, notes) = file(
+        &r,
+        "config/broken.json",
+        b"{\"password\": \"pw1\", oops\nPGPASSWORD=pw2\n",
+    );
+    assert!(!out.contains("pw1") && !out.contains("pw2"), "{out}");
+    assert!(notes[0].contains("redacted line by line"), "{notes:?}");
+}

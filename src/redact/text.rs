@@ -1,0 +1,497 @@
+//! The line-based pass: log text, and the fallback for anything the
+//! structured pass cannot parse. Streams: one bounded line in memory at a
+//! time (plus a PEM block while one is open).
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, Read};
+use std::sync::{Arc, LazyLock};
+
+use memchr::memmem;
+use regex::bytes::Regex;
+
+use super::RedactionCounts;
+use super::marker::{Marker, is_marker};
+use super::rules::RuleSet;
+
+/// Longer lines are not scanned: they are replaced by a notice (fail closed).
+pub const MAX_LINE: usize = 1 << 20;
+/// A PEM block longer than this is closed and redacted as it stands.
+const MAX_PEM: usize = 1 << 20;
+
+pub const RULE_LONG_LINE: &str = "line-too-long";
+pub const RULE_BINARY_LINE: &str = "binary-content";
+const RULE_PEM: &str = "pem-private-key";
+
+/// `key=value`, `key: value`, `"key":"value"`, `\"key\":\"value\"`: the key
+/// and separator. The value is parsed by hand (quotes, escapes).
+static KV: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[^A-Za-z0-9_.])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?:\\?["'])?[ \t]*(?P<sep>[:=])[ \t]*"#)
+        .expect("valid")
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub rule: RuleRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RuleRef {
+    Regex(usize),
+    Key(usize),
+}
+
+pub(crate) fn rule_id(rules: &RuleSet, r: RuleRef) -> &str {
+    match r {
+        RuleRef::Regex(i) => &rules.regex_rules[i].id,
+        RuleRef::Key(i) => &rules.key_rules[i].id,
+    }
+}
+
+/// Finds and replaces secrets in single lines.
+pub struct LineRedactor {
+    rules: Arc<RuleSet>,
+    marker: Marker,
+    candidates: Vec<usize>,
+    spans: Vec<Span>,
+    locs: Vec<Option<regex::bytes::CaptureLocations>>,
+}
+
+impl LineRedactor {
+    pub fn new(rules: Arc<RuleSet>, marker: Marker) -> LineRedactor {
+        let locs = vec![None; rules.regex_rules.len()];
+        LineRedactor {
+            rules,
+            marker,
+            candidates: Vec::new(),
+            spans: Vec::new(),
+            locs,
+        }
+    }
+
+    /// Another redactor with the same rules and marker key.
+    pub fn new_sharing(other: &LineRedactor) -> LineRedactor {
+        LineRedactor::new(other.rules.clone(), other.marker.clone())
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn marker(&self) -> &Marker {
+        &self.marker
+    }
+
+    /// Appends `line` to `out` with every secret replaced by its marker.
+    pub fn redact_into(
+        &mut self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        counts: &mut BTreeMap<String, u64>,
+    ) {
+        self.find(line);
+        let mut at = 0;
+        for s in &self.spans {
+            out.extend_from_slice(&line[at..s.start]);
+            let id = rule_id(&self.rules, s.rule);
+            out.extend_from_slice(self.marker.make(id, &line[s.start..s.end]).as_bytes());
+            *counts.entry(id.to_string()).or_default() += 1;
+            at = s.end;
+        }
+        out.extend_from_slice(&line[at..]);
+    }
+
+    /// The secrets in `line`: sorted, non-overlapping, never a marker.
+    pub(crate) fn find(&mut self, line: &[u8]) -> &[Span] {
+        self.spans.clear();
+        let keys = self.rules.candidates(line, &mut self.candidates);
+        for &i in &self.candidates {
+            let rule = &self.rules.regex_rules[i];
+            let locs = self.locs[i].get_or_insert_with(|| rule.regex.capture_locations());
+            let mut at = 0;
+            while at <= line.len() {
+                let Some(m) = rule.regex.captures_read_at(locs, line, at) else {
+                    break;
+                };
+                if let Some((s, e)) = locs.get(rule.secret_group) {
+                    push_span(&mut self.spans, line, s, e, RuleRef::Regex(i));
+                }
+                at = if m.end() > m.start() {
+                    m.end()
+                } else {
+                    m.end() + 1
+                };
+            }
+        }
+        if keys {
+            self.find_key_values(line);
+        }
+        merge(&mut self.spans);
+        &self.spans
+    }
+
+    fn find_key_values(&mut self, line: &[u8]) {
+        for caps in KV.captures_iter(line) {
+            let key = caps.name("key").expect("group");
+            // `[REDACTED:url-password:1a2b3c4d]` is a marker, not a pair.
+            if inside_marker(line, key.start()) {
+                continue;
+            }
+            let Ok(key_text) = std::str::from_utf8(key.as_bytes()) else {
+                continue;
+            };
+            if !self.rules.key_may_match(key_text) {
+                continue;
+            }
+            let Some(rule) = self.rules.secret_key_index(key_text) else {
+                continue;
+            };
+            let whole = caps.get(0).expect("match");
+            let at_line_start = line[..key.start()]
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'-' | b'"' | b'\''));
+            let colon = caps.name("sep").is_some_and(|s| s.as_bytes() == b":");
+            if let Some((s, e)) = value_span(line, whole.end(), at_line_start && colon) {
+                push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
+            }
+        }
+    }
+}
+
+/// Where the value after a key starts and ends.
+fn value_span(line: &[u8], pos: usize, rest_of_line: bool) -> Option<(usize, usize)> {
+    let rest = &line[pos..];
+    let (s, e) = if rest.starts_with(b"\\\"") {
+        let s = pos + 2;
+        let e = memmem::find(&line[s..], b"\\\"").map_or(line.len(), |i| s + i);
+        (s, e)
+    } else if rest.first() == Some(&b'"') {
+        let s = pos + 1;
+        let mut i = s;
+        while i < line.len() && line[i] != b'"' {
+            i += if line[i] == b'\\' { 2 } else { 1 };
+        }
+        (s, i.min(line.len()))
+    } else if rest.first() == Some(&b'\'') {
+        let s = pos + 1;
+        (
+            s,
+            memchr::memchr(b'\'', &line[s..]).map_or(line.len(), |i| s + i),
+        )
+    } else if rest_of_line {
+        // YAML-ish `key: value with spaces  # comment`
+        let mut e = memmem::find(rest, b" #").map_or(line.len(), |i| pos + i);
+        while e > pos && matches!(line[e - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            e -= 1;
+        }
+        (pos, e)
+    } else {
+        let e = rest
+            .iter()
+            .position(|b| {
+                b.is_ascii_whitespace()
+                    || matches!(
+                        b,
+                        b',' | b';'
+                            | b'&'
+                            | b'"'
+                            | b'\''
+                            | b'<'
+                            | b'>'
+                            | b')'
+                            | b'}'
+                            | b']'
+                            | b'\\'
+                    )
+            })
+            .map_or(line.len(), |i| pos + i);
+        (pos, e)
+    };
+    let v = &line[s..e];
+    if v.is_empty() || not_a_secret(v) {
+        return None;
+    }
+    Some((s, e))
+}
+
+/// Values that say nothing about a secret and help debugging: empty
+/// placeholders, references to other variables, booleans.
+pub(crate) fn not_a_secret(v: &[u8]) -> bool {
+    if is_marker(v) || v.starts_with(b"${") || v.starts_with(b"{") || v.starts_with(b"[") {
+        return true;
+    }
+    if v.len() > 1 && v[0] == b'$' && (v[1].is_ascii_alphabetic() || v[1] == b'_') {
+        return true;
+    }
+    let lower = v.to_ascii_lowercase();
+    matches!(
+        lower.as_slice(),
+        b"true" | b"false" | b"null" | b"nil" | b"<nil>" | b"none" | b"redacted" | b"***" | b"\"\""
+    )
+}
+
+fn push_span(spans: &mut Vec<Span>, line: &[u8], mut s: usize, mut e: usize, rule: RuleRef) {
+    // Never split an escape sequence: a JSON string must stay a JSON string.
+    if s > 0 && odd_backslashes_before(line, s) {
+        s += 1;
+    }
+    while e > s && odd_backslashes_before(line, e) {
+        e -= 1;
+    }
+    if e <= s || is_marker(&line[s..e]) || inside_marker(line, s) {
+        return;
+    }
+    spans.push(Span {
+        start: s,
+        end: e,
+        rule,
+    });
+}
+
+/// True when `pos` falls inside an earlier `[REDACTED:...]` marker.
+fn inside_marker(line: &[u8], pos: usize) -> bool {
+    match memmem::rfind(&line[..pos], super::marker::PREFIX) {
+        Some(i) => !line[i..pos].contains(&b']'),
+        None => false,
+    }
+}
+
+fn odd_backslashes_before(line: &[u8], i: usize) -> bool {
+    line[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1
+}
+
+/// Overlapping finds become one, named after the one that starts first
+/// (the longer on a tie).
+fn merge(spans: &mut Vec<Span>) {
+    if spans.len() < 2 {
+        return;
+    }
+    spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans.drain(..) {
+        match out.last_mut() {
+            Some(last) if s.start < last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    *spans = out;
+}
+
+enum State {
+    Normal,
+    /// Inside a multi-line PEM private key: `prefix` (already redacted) is
+    /// what preceded `-----BEGIN` on its line; `body` is the key so far.
+    InKey {
+        prefix: Vec<u8>,
+        body: Vec<u8>,
+    },
+}
+
+/// Redacts a stream line by line as it is read.
+pub struct RedactingReader<R> {
+    inner: R,
+    red: LineRedactor,
+    state: State,
+    line: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    counts: BTreeMap<String, u64>,
+    shared: RedactionCounts,
+    done: bool,
+}
+
+impl<R: BufRead> RedactingReader<R> {
+    pub fn new(inner: R, red: LineRedactor, shared: RedactionCounts) -> Self {
+        RedactingReader {
+            inner,
+            red,
+            state: State::Normal,
+            line: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            counts: BTreeMap::new(),
+            shared,
+            done: false,
+        }
+    }
+
+    /// Reads one line (with its newline) into `self.line`. Over-long lines
+    /// are consumed and reported by their length instead.
+    fn next_line(&mut self) -> io::Result<Option<Result<(), usize>>> {
+        self.line.clear();
+        let mut total = 0usize;
+        let mut too_long = false;
+        loop {
+            let buf = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let (take, end) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if !too_long {
+                if self.line.len() + take > MAX_LINE {
+                    too_long = true;
+                    self.line.clear();
+                } else {
+                    self.line.extend_from_slice(&buf[..take]);
+                }
+            }
+            total += take;
+            self.inner.consume(take);
+            if end {
+                break;
+            }
+        }
+        Ok(match (total, too_long) {
+            (0, _) => None,
+            (n, true) => Some(Err(n)),
+            (_, false) => Some(Ok(())),
+        })
+    }
+
+    fn process_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        self.process(&line);
+        self.line = line;
+    }
+
+    fn process(&mut self, line: &[u8]) {
+        if line.contains(&0) {
+            self.notice(
+                RULE_BINARY_LINE,
+                &format!(
+                    "[sg-debug: removed a line of {} bytes with binary content]\n",
+                    line.len()
+                ),
+            );
+            return;
+        }
+        match &mut self.state {
+            State::InKey { body, .. } => {
+                if let Some(end) = pem_end(line) {
+                    body.extend_from_slice(&line[..end]);
+                    self.close_key();
+                    let rest = &line[end..];
+                    self.red.redact_into(rest, &mut self.out, &mut self.counts);
+                } else if looks_like_pem_body(line) && body.len() + line.len() <= MAX_PEM {
+                    body.extend_from_slice(line);
+                } else {
+                    self.close_key();
+                    self.out.push(b'\n');
+                    self.process(line);
+                }
+            }
+            State::Normal => match pem_begin_without_end(line) {
+                Some(begin) => {
+                    let mut prefix = Vec::new();
+                    self.red
+                        .redact_into(&line[..begin], &mut prefix, &mut self.counts);
+                    self.state = State::InKey {
+                        prefix,
+                        body: line[begin..].to_vec(),
+                    };
+                }
+                None => self.red.redact_into(line, &mut self.out, &mut self.counts),
+            },
+        }
+    }
+
+    fn close_key(&mut self) {
+        if let State::InKey { prefix, body } = std::mem::replace(&mut self.state, State::Normal) {
+            self.out.extend_from_slice(&prefix);
+            let marker = self.red.marker().make(RULE_PEM, &body);
+            self.out.extend_from_slice(marker.as_bytes());
+            *self.counts.entry(RULE_PEM.into()).or_default() += 1;
+        }
+    }
+
+    fn notice(&mut self, rule: &str, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        *self.counts.entry(rule.into()).or_default() += 1;
+    }
+
+    fn finish(&mut self) {
+        if matches!(self.state, State::InKey { .. }) {
+            self.close_key();
+            self.out.push(b'\n');
+        }
+        for (rule, n) in std::mem::take(&mut self.counts) {
+            self.shared.add(&rule, n);
+        }
+        self.done = true;
+    }
+}
+
+impl<R: BufRead> Read for RedactingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+            if self.done {
+                return Ok(0);
+            }
+            match self.next_line()? {
+                None => self.finish(),
+                Some(Ok(())) => self.process_line(),
+                Some(Err(n)) => {
+                    if matches!(self.state, State::InKey { .. }) {
+                        self.close_key();
+                        self.out.push(b'\n');
+                    }
+                    self.notice(
+                        RULE_LONG_LINE,
+                        &format!(
+                            "[sg-debug: removed a line of {n} bytes, longer than the {MAX_LINE}-byte redaction limit]\n"
+                        ),
+                    );
+                }
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.out_pos);
+        buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+static PEM_TAIL: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"PRIVATE KEY-----"));
+
+/// Byte offset of `-----BEGIN ... PRIVATE KEY-----` when its END is not on
+/// the same line (one-line keys are the regex rule's business).
+fn pem_begin_without_end(line: &[u8]) -> Option<usize> {
+    let tail = PEM_TAIL.find(line)?;
+    let begin = memmem::rfind(&line[..tail], b"-----BEGIN")?;
+    if memmem::find(&line[tail..], b"-----END").is_some() {
+        return None;
+    }
+    Some(begin)
+}
+
+/// Offset just past `-----END ... PRIVATE KEY-----`.
+fn pem_end(line: &[u8]) -> Option<usize> {
+    let end = memmem::find(line, b"-----END")?;
+    let tail = PEM_TAIL.find(&line[end..])?;
+    Some(end + tail + b"PRIVATE KEY-----".len())
+}
+
+/// Base64 lines of a key, possibly behind a log prefix (timestamps), and
+/// the RFC 1421 headers of encrypted keys.
+fn looks_like_pem_body(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    if t.is_empty() || t.starts_with(b"Proc-Type:") || t.starts_with(b"DEK-Info:") {
+        return true;
+    }
+    let last = t.rsplit(|b| b.is_ascii_whitespace()).next().unwrap_or(t);
+    last.len() >= 4
+        && last
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
