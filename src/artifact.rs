@@ -33,3 +33,92 @@ impl Body {
         }
     }
 }
+
+/// A body fed from another thread: the producer writes chunks into a
+/// `ChannelWriter`; a failure on its side reaches the reader as an error,
+/// never as a silently short artifact.
+pub fn channel(depth: usize) -> (ChannelWriter, ChannelReader) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(depth);
+    (
+        ChannelWriter { tx },
+        ChannelReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+        },
+    )
+}
+
+pub struct ChannelWriter {
+    tx: std::sync::mpsc::SyncSender<Chunk>,
+}
+
+enum Chunk {
+    Data(Vec<u8>),
+    Fail(std::io::Error),
+    End,
+}
+
+impl ChannelWriter {
+    /// Ends the body cleanly. Dropping the writer without `finish` or
+    /// `fail` ends it with an error, so an aborted producer is noticed.
+    pub fn finish(self) {
+        let _ = self.tx.send(Chunk::End);
+    }
+
+    pub fn fail(self, e: std::io::Error) {
+        let _ = self.tx.send(Chunk::Fail(e));
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .send(Chunk::Data(buf.to_vec()))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Chunk>,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Chunk::Data(b)) => {
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                Ok(Chunk::End) => self.done = true,
+                Ok(Chunk::Fail(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the producer stopped before the end",
+                    ));
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

@@ -30,6 +30,46 @@ pub enum Command {
     },
     /// Count bundles per category, deployment type, version and month
     Report(ReportArgs),
+    /// Redact a file, a directory or a bundle (for logs sent by other means)
+    Redact(RedactCmdArgs),
+}
+
+/// Redaction rules in force, for every command that redacts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RuleArgs {
+    /// Add redaction rules from a YAML file, or every *.yaml in a directory
+    /// (format: redaction-rules/README.md); repeatable
+    #[arg(long = "rules", value_name = "FILE_OR_DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Switch off a rule by id (see `sg-debug redact --list-rules`); repeatable
+    #[arg(long = "disable-rule", value_name = "ID")]
+    pub disable: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RedactCmdArgs {
+    /// File, directory or bundle (.zip) to redact; never modified
+    #[arg(value_name = "INPUT", required_unless_present = "list_rules")]
+    pub input: Option<PathBuf>,
+    /// Where to write the result; mirrors INPUT's shape
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "OUTPUT",
+        required_unless_present = "list_rules"
+    )]
+    pub output: Option<PathBuf>,
+    /// Replace OUTPUT if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// Print the rules in force and exit
+    #[arg(long)]
+    pub list_rules: bool,
+    /// With --list-rules: print JSON
+    #[arg(long, requires = "list_rules")]
+    pub json: bool,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +90,8 @@ pub struct CollectArgs {
     /// Overwrite the output file if it exists
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +114,12 @@ pub struct InspectArgs {
     /// Unpack into DIR (which must not exist yet)
     #[arg(long, value_name = "DIR", group = "action")]
     pub extract: Option<PathBuf>,
+    /// Re-read every entry for secrets the redaction pass missed
+    #[arg(long, group = "action")]
+    pub scan: bool,
+    /// Rules for --scan
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Args)]

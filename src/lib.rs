@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod category;
 pub mod cli;
 pub mod collect;
+pub mod fsutil;
 pub mod inspect;
 pub mod redact;
 

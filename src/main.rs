@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sg_debug::cli::{Cli, Command};
-use sg_debug::{UsageError, category, collect, inspect};
+use sg_debug::{UsageError, category, collect, inspect, redact};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Categories { json } => category::print(json),
         Command::Report(args) => inspect::report::run(args),
+        Command::Redact(args) => redact::command::run(args),
     };
     match result {
         Ok(code) => code,

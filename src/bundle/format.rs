@@ -77,6 +77,16 @@ pub struct Manifest {
     /// with the reason (for example: could not be redacted safely).
     #[serde(default)]
     pub omitted: Vec<OmittedRecord>,
+    /// The independent re-read of every written file for secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leak_scan: Option<LeakScan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeakScan {
+    pub files: u64,
+    /// Where a rule still matched: path, line and rule, never the text.
+    pub hits: Vec<crate::redact::scan::Hit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +187,10 @@ pub struct FileRecord {
     /// Replacements made, by redaction rule id.
     #[serde(default)]
     pub redactions: BTreeMap<String, u64>,
+    /// How the file was redacted, when it was not the usual way (for
+    /// example: a structured file redacted line by line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

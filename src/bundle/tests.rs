@@ -39,6 +39,7 @@ fn manifest() -> Manifest {
         collectors: vec![],
         files: vec![],
         omitted: vec![],
+        leak_scan: None,
     }
 }
 
@@ -99,7 +100,7 @@ fn write_sample(dest: &Path) -> Manifest {
     .unwrap();
     w.add(artifact("empty.txt", FileKind::Metadata, io::empty()))
         .unwrap();
-    let (_, written) = w.finish(m).unwrap();
+    let (_, written) = w.finish(m, None).unwrap();
     written
 }
 
@@ -206,7 +207,7 @@ fn failed_artifact_is_dropped_whole_and_writing_goes_on() {
         .unwrap();
     w.add(artifact("z.log", FileKind::Log, &b"last\n"[..]))
         .unwrap();
-    w.finish(m).unwrap();
+    w.finish(m, None).unwrap();
     let mut b = Bundle::open(&dest).unwrap();
     assert_eq!(b.read_entry("broken.log").unwrap(), b"retry\n");
     assert_eq!(b.verify().problems, Vec::<String>::new());
@@ -242,7 +243,7 @@ fn existing_output_needs_force() {
     assert_eq!(std::fs::read(&dest).unwrap(), b"precious");
     BundleWriter::create(&dest, "top", at, true)
         .unwrap()
-        .finish(manifest())
+        .finish(manifest(), None)
         .unwrap();
     Bundle::open(&dest).unwrap();
 }
@@ -327,6 +328,15 @@ fn written_manifest_matches_the_documented_schema() {
         }],
     });
     m.files[0].redactions.insert("github-token".into(), 2);
+    m.files[0].notes.push("redacted line by line".into());
+    m.leak_scan = Some(LeakScan {
+        files: 3,
+        hits: vec![crate::redact::scan::Hit {
+            path: "logs/zoekt.log".into(),
+            line: 12,
+            rule: "jwt".into(),
+        }],
+    });
     m.omitted.push(OmittedRecord {
         path: "x.bin".into(),
         collector: "docker".into(),

@@ -6,9 +6,8 @@
 //! something that looks like a finished bundle.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -17,8 +16,11 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use super::format::{FileRecord, MANIFEST_NAME, Manifest};
+use super::format::{FileRecord, LeakScan, MANIFEST_NAME, Manifest};
+use crate::fsutil::{create_private, with_suffix};
 use crate::redact::RedactedArtifact;
+use crate::redact::scan;
+use crate::redact::text::LineRedactor;
 
 pub struct BundleWriter {
     dest: PathBuf,
@@ -123,13 +125,19 @@ impl BundleWriter {
             kind: meta.kind,
             collector: meta.collector,
             redactions: counts.snapshot(),
+            notes: counts.notes(),
         });
         Ok(self.files.last().expect("just pushed"))
     }
 
     /// Writes the final bundle and returns its path. `manifest.files` is
-    /// filled in here from what was actually written.
-    pub fn finish(mut self, mut manifest: Manifest) -> Result<(PathBuf, Manifest)> {
+    /// filled in here from what was actually written; with `scanner`, every
+    /// written entry is re-read for secrets first and the result recorded.
+    pub fn finish(
+        mut self,
+        mut manifest: Manifest,
+        scanner: Option<&mut LineRedactor>,
+    ) -> Result<(PathBuf, Manifest)> {
         let spool = self.spool.take().expect("finish twice");
         let spool = spool
             .finish()
@@ -147,6 +155,19 @@ impl BundleWriter {
             .collect::<Result<_, zip::result::ZipError>>()
             .context("re-reading the entry spool")?;
         order.sort();
+        if let Some(red) = scanner {
+            let mut hits = Vec::new();
+            for (name, i) in &order {
+                let rel = name.split_once('/').map_or(name.as_str(), |(_, r)| r);
+                let entry = BufReader::new(src.by_index(*i)?);
+                scan::scan(red, rel, entry, &mut hits)
+                    .with_context(|| format!("re-reading {rel} for the leak scan"))?;
+            }
+            manifest.leak_scan = Some(LeakScan {
+                files: order.len() as u64,
+                hits,
+            });
+        }
 
         let out = create_private(&self.partial)?;
         let mut zip = ZipWriter::new(BufWriter::new(out));
@@ -185,32 +206,6 @@ impl Drop for BundleWriter {
         }
         let _ = fs::remove_file(&self.spool_path);
     }
-}
-
-fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
-    let mut s: OsString = p.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-/// Bundles hold customer data: readable by the owner only, from the first byte.
-fn create_private(path: &Path) -> Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).read(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        opts.mode(0o600);
-        let f = opts
-            .open(path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        // A pre-existing file keeps its old mode through open(); fix it.
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        Ok(f)
-    }
-    #[cfg(not(unix))]
-    opts.open(path)
-        .with_context(|| format!("creating {}", path.display()))
 }
 
 /// Counts and hashes the uncompressed bytes on their way into the zip.

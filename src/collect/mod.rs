@@ -13,6 +13,7 @@ use crate::bundle::BundleWriter;
 use crate::bundle::format::{Deployment, FORMAT_VERSION, Incident, Manifest, Tool, bundle_stem};
 use crate::category::{self, CATEGORIES, Category};
 use crate::cli::CollectArgs;
+use crate::redact::Redactor;
 
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
     let category = resolve_category(args.category.as_deref())?;
@@ -22,6 +23,7 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{stem}.zip")));
+    let redactor = Redactor::from_args(&args.rules)?;
     let writer = BundleWriter::create(&dest, &stem, created_at, args.force)?;
 
     let mut options = std::collections::BTreeMap::new();
@@ -35,16 +37,19 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         complete: true,
         incident: Incident {
             category: category.id.to_string(),
-            ticket: non_empty(args.ticket),
-            note: non_empty(args.note),
+            ticket: non_empty(args.ticket).map(|t| redactor.redact_text(&t)),
+            note: non_empty(args.note).map(|n| redactor.redact_text(&n)),
         },
         deployment: Deployment::unknown(),
         options,
         collectors: Vec::new(),
         files: Vec::new(),
         omitted: Vec::new(),
+        leak_scan: None,
     };
-    let (path, manifest) = writer.finish(manifest)?;
+    let mut scanner = redactor.line_redactor();
+    let (path, manifest) = writer.finish(manifest, Some(&mut scanner))?;
+    report_leaks(&manifest);
     if manifest.collectors.is_empty() {
         eprintln!(
             "warning: this build of sg-debug has no deployment collectors yet; the bundle records the incident only"
@@ -52,6 +57,22 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     }
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The second look found something: say where, loudly, without printing it.
+fn report_leaks(manifest: &Manifest) {
+    let Some(scan) = &manifest.leak_scan else {
+        return;
+    };
+    for h in &scan.hits {
+        eprintln!("LEAK {}:{}: matches rule {}", h.path, h.line, h.rule);
+    }
+    if !scan.hits.is_empty() {
+        eprintln!(
+            "warning: the leak scan found {} possible secret(s) the redaction pass missed; they are recorded in the manifest. Review before sharing.",
+            scan.hits.len()
+        );
+    }
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {

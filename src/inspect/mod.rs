@@ -50,6 +50,27 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             );
             return Ok(ExitCode::FAILURE);
         }
+    } else if args.scan {
+        let redactor = crate::redact::Redactor::from_args(&args.rules)?;
+        let (files, hits) = scan(&mut bundle, &redactor)?;
+        if hits.is_empty() {
+            println!(
+                "{}: no secrets found in {files} files by {} rules",
+                bundle.path(),
+                redactor.rules().loaded.len()
+            );
+        } else {
+            for h in &hits {
+                eprintln!("LEAK {}:{}: matches rule {}", h.path, h.line, h.rule);
+            }
+            eprintln!(
+                "error: {}: {} possible secret(s) in {files} files; do not share this bundle until they are removed (sg-debug redact {} -o NEW.zip)",
+                bundle.path(),
+                hits.len(),
+                bundle.path()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
     } else if let Some(dir) = &args.extract {
         let n = bundle.extract(dir)?;
         println!("extracted {n} files into {}", dir.display());
@@ -57,6 +78,33 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
         print!("{}", summary(&bundle));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-reads every entry, the manifest included, with the detection rules.
+pub fn scan(
+    bundle: &mut Bundle,
+    redactor: &crate::redact::Redactor,
+) -> Result<(usize, Vec<crate::redact::scan::Hit>)> {
+    let mut red = redactor.line_redactor();
+    let mut hits = Vec::new();
+    let names: Vec<String> = bundle.entries().iter().map(|e| e.name.clone()).collect();
+    for name in &names {
+        // Through a channel so an entry is never held whole.
+        let (mut w, r) = crate::artifact::channel(8);
+        let reader = std::io::BufReader::new(r);
+        std::thread::scope(|s| -> Result<()> {
+            let h = s.spawn(|| crate::redact::scan::scan(&mut red, name, reader, &mut hits));
+            match bundle.copy_entry(name, &mut w) {
+                Ok(_) => w.finish(),
+                Err(e) => w.fail(io::Error::other(e.to_string())),
+            }
+            h.join()
+                .map_err(|_| anyhow::anyhow!("scanner panicked"))?
+                .map_err(|e| anyhow::anyhow!("{}: scanning {name}: {e}", bundle.path()))?;
+            Ok(())
+        })?;
+    }
+    Ok((names.len(), hits))
 }
 
 /// Figures computed from the manifest, shared by the text and JSON views.

@@ -3,8 +3,10 @@
 //! constructor, so code outside this module cannot hand the packager
 //! anything that did not pass through `Redactor::redact`.
 
+pub mod command;
 pub mod marker;
 pub mod rules;
+pub mod scan;
 pub mod structured;
 pub mod text;
 
@@ -39,6 +41,14 @@ impl RedactedArtifact {
     /// the body has been read to its end.
     pub fn into_parts(self) -> (ArtifactMeta, Box<dyn Read + Send>, RedactionCounts) {
         (self.meta, self.body, self.counts)
+    }
+
+    /// Counts from an earlier pass (re-redacting a bundle), so the manifest
+    /// keeps the whole history.
+    pub fn carry_prior_counts(&self, prior: &BTreeMap<String, u64>) {
+        for (rule, n) in prior {
+            self.counts.add(rule, *n);
+        }
     }
 
     /// For the packager's own tests only: the type must stay impossible to
@@ -106,6 +116,11 @@ pub struct Redactor {
 }
 
 impl Redactor {
+    /// The rules named on the command line, with a fresh marker key.
+    pub fn from_args(args: &crate::cli::RuleArgs) -> anyhow::Result<Redactor> {
+        Ok(Redactor::new(RuleSet::load(&args.rules, &args.disable)?))
+    }
+
     pub fn new(rules: RuleSet) -> Redactor {
         Redactor {
             rules: Arc::new(rules),
@@ -123,6 +138,18 @@ impl Redactor {
 
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// Free text (the incident note): the line pass, in memory.
+    pub fn redact_text(&self, text: &str) -> String {
+        let mut out = Vec::new();
+        let mut r = RedactingReader::new(
+            text.as_bytes(),
+            self.line_redactor(),
+            RedactionCounts::default(),
+        );
+        r.read_to_end(&mut out).expect("reading from memory");
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     pub fn line_redactor(&self) -> LineRedactor {

@@ -21,6 +21,13 @@ const MAX_PEM: usize = 1 << 20;
 pub const RULE_LONG_LINE: &str = "line-too-long";
 pub const RULE_BINARY_LINE: &str = "binary-content";
 const RULE_PEM: &str = "pem-private-key";
+/// Rule ids the passes use besides the loaded rules.
+pub const BUILTIN_RULES: &[&str] = &[
+    RULE_LONG_LINE,
+    RULE_BINARY_LINE,
+    RULE_PEM,
+    super::structured::RULE_K8S_SECRET,
+];
 
 /// `key=value`, `key: value`, `"key":"value"`, `\"key\":\"value\"`: the key
 /// and separator. The value is parsed by hand (quotes, escapes).
