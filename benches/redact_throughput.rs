@@ -105,7 +105,7 @@ fn generate(path: &std::path::Path, bytes: u64) -> io::Result<(u64, u64)> {
     while written < bytes {
         ts += r.next() % 50_000_000;
         let svc = r.pick(SERVICES);
-        let body = if r.next() % 1000 == 0 {
+        let body = if r.next().is_multiple_of(1000) {
             secrets += 1;
             secret(&mut r, secrets)
         } else {
