@@ -34,11 +34,12 @@ impl Body {
     }
 }
 
-/// A body fed from another thread: the producer writes chunks into a
-/// `ChannelWriter`; a failure on its side reaches the reader as an error,
-/// never as a silently short artifact.
+/// A body fed from elsewhere (a thread, or an async task streaming logs):
+/// the producer writes chunks into a `ChannelWriter`; a failure on its side
+/// reaches the reader as an error, never as a silently short artifact.
+/// The reader blocks: it is read on the packager's thread.
 pub fn channel(depth: usize) -> (ChannelWriter, ChannelReader) {
-    let (tx, rx) = std::sync::mpsc::sync_channel(depth);
+    let (tx, rx) = tokio::sync::mpsc::channel(depth.max(1));
     (
         ChannelWriter { tx },
         ChannelReader {
@@ -51,7 +52,7 @@ pub fn channel(depth: usize) -> (ChannelWriter, ChannelReader) {
 }
 
 pub struct ChannelWriter {
-    tx: std::sync::mpsc::SyncSender<Chunk>,
+    tx: tokio::sync::mpsc::Sender<Chunk>,
 }
 
 enum Chunk {
@@ -60,23 +61,42 @@ enum Chunk {
     End,
 }
 
+fn gone() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away")
+}
+
 impl ChannelWriter {
-    /// Ends the body cleanly. Dropping the writer without `finish` or
-    /// `fail` ends it with an error, so an aborted producer is noticed.
+    /// Ends the body cleanly (from a thread). Dropping the writer without
+    /// `finish` or `fail` ends the body with an error, so an aborted
+    /// producer is noticed.
     pub fn finish(self) {
-        let _ = self.tx.send(Chunk::End);
+        let _ = self.tx.blocking_send(Chunk::End);
     }
 
     pub fn fail(self, e: std::io::Error) {
-        let _ = self.tx.send(Chunk::Fail(e));
+        let _ = self.tx.blocking_send(Chunk::Fail(e));
+    }
+
+    /// From async code.
+    pub async fn send(&self, data: Vec<u8>) -> std::io::Result<()> {
+        self.tx.send(Chunk::Data(data)).await.map_err(|_| gone())
+    }
+
+    /// From async code: `Ok` ends cleanly, `Err` reaches the reader.
+    pub async fn end(self, result: std::io::Result<()>) {
+        let last = match result {
+            Ok(()) => Chunk::End,
+            Err(e) => Chunk::Fail(e),
+        };
+        let _ = self.tx.send(last).await;
     }
 }
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.tx
-            .send(Chunk::Data(buf.to_vec()))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader went away"))?;
+            .blocking_send(Chunk::Data(buf.to_vec()))
+            .map_err(|_| gone())?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -85,7 +105,7 @@ impl std::io::Write for ChannelWriter {
 }
 
 pub struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<Chunk>,
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
     buf: Vec<u8>,
     pos: usize,
     done: bool,
@@ -97,21 +117,21 @@ impl Read for ChannelReader {
             if self.done {
                 return Ok(0);
             }
-            match self.rx.recv() {
-                Ok(Chunk::Data(b)) => {
+            match self.rx.blocking_recv() {
+                Some(Chunk::Data(b)) => {
                     self.buf = b;
                     self.pos = 0;
                 }
-                Ok(Chunk::End) => self.done = true,
-                Ok(Chunk::Fail(e)) => {
+                Some(Chunk::End) => self.done = true,
+                Some(Chunk::Fail(e)) => {
                     self.done = true;
                     return Err(e);
                 }
-                Err(_) => {
+                None => {
                     self.done = true;
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
-                        "the producer stopped before the end",
+                        "the producer stopped before the end (interrupted?)",
                     ));
                 }
             }

@@ -90,6 +90,36 @@ pub struct CollectArgs {
     /// Overwrite the output file if it exists
     #[arg(long)]
     pub force: bool,
+    /// Logs from this far back: 90s, 30m, 24h, 7d
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub since: String,
+    /// Per container, keep at most this much log (newest kept): 10MiB, 500KiB, 1GiB
+    #[arg(long, value_name = "SIZE", default_value = "10MiB")]
+    pub max_log_bytes: String,
+    /// Requests in flight at once
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Give up on one request after this long
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub timeout: String,
+    /// Stop collecting after this long and write what was collected
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub deadline: String,
+    /// Docker daemon to use [default: $DOCKER_HOST, else the local socket]
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Option<String>,
+    /// The docker-compose project to collect, when a host has several
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// The single sourcegraph/server container to collect, by name or id
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// Do not run commands inside containers (disk use of volumes)
+    #[arg(long)]
+    pub no_exec: bool,
+    /// Print each step on stderr
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
 }

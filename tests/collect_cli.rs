@@ -42,54 +42,6 @@ fn unknown_category_suggests_the_closest() {
 }
 
 #[test]
-fn writes_a_named_private_bundle_that_inspect_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let r = sg(
-        &[
-            "collect", "-c", "database", "--ticket", "SUP-42", "--note", "pg down",
-        ],
-        dir.path(),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let name = r.stdout.trim();
-    assert!(
-        name.starts_with("sg-debug-database-") && name.ends_with("Z.zip"),
-        "{name}"
-    );
-    let path = dir.path().join(name);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
-    let r = sg(&["inspect", name, "--json"], dir.path());
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let m = &v["manifest"];
-    assert_eq!(
-        m["incident"],
-        serde_json::json!({"category": "database", "ticket": "SUP-42", "note": "pg down"})
-    );
-    assert_eq!(m["format_version"], 1);
-    assert_eq!(m["tool"]["name"], "sg-debug");
-    assert_eq!(m["complete"], true);
-    // The zip's top folder is the file's own stem.
-    let r = sg(&["inspect", name, "--list"], dir.path());
-    assert_eq!(r.code, 0);
-    let bytes = fs::read(&path).unwrap();
-    let stem = name.trim_end_matches(".zip");
-    let first = format!("{stem}/manifest.json");
-    assert_eq!(
-        &bytes[30..30 + first.len()],
-        first.as_bytes(),
-        "manifest.json is the first entry"
-    );
-}
-
-#[test]
 fn refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("out.zip"), "keep me").unwrap();
@@ -101,11 +53,29 @@ fn refuses_to_overwrite_without_force() {
         r.stderr
     );
     assert_eq!(fs::read(dir.path().join("out.zip")).unwrap(), b"keep me");
+    // With --force the path is accepted; the (unreachable) daemon is the
+    // next problem, and the old file is still untouched after that failure.
     let r = sg(
-        &["collect", "-c", "other", "-o", "out.zip", "--force"],
+        &[
+            "collect",
+            "-c",
+            "other",
+            "-o",
+            "out.zip",
+            "--force",
+            "--docker-host",
+            "unix:///nonexistent/docker.sock",
+        ],
         dir.path(),
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("no Docker daemon socket at /nonexistent/docker.sock"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fs::read(dir.path().join("out.zip")).unwrap(), b"keep me");
     let names: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -126,6 +96,77 @@ fn unwritable_output_fails_cleanly() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn unreachable_docker_names_the_socket_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = sg(
+        &[
+            "collect",
+            "-c",
+            "other",
+            "--docker-host",
+            "unix:///nonexistent/docker.sock",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("is Docker running on this host?"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("--docker-host or DOCKER_HOST"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    let r = sg(
+        &["collect", "-c", "other", "--docker-host", "ssh://host"],
+        dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("use unix:///path/to/docker.sock or tcp://HOST:PORT"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_option_values_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, needle) in [
+        ("--since", "3 weeks", "--since 3 weeks: unknown unit"),
+        ("--max-log-bytes", "0", "--max-log-bytes 0: must be between"),
+        (
+            "--max-log-bytes",
+            "ten",
+            "--max-log-bytes ten: expected a size",
+        ),
+        ("--timeout", "0s", "--timeout 0s: must be more than zero"),
+        (
+            "--concurrency",
+            "0",
+            "--concurrency 0: must be between 1 and 64",
+        ),
+    ] {
+        let r = sg(&["collect", "-c", "other", flag, value], dir.path());
+        assert_eq!(r.code, 2, "{flag} {value}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{flag} {value}: {}", r.stderr);
+    }
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
 }
 
 #[test]
