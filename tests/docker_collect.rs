@@ -507,6 +507,7 @@ fn server_container_is_collected_inside_and_out() {
          printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\n{SSH_KEY_LINE}\\n-----END OPENSSH PRIVATE KEY-----\\n' > /etc/sourcegraph/ssh/id_rsa; \
          dd if=/dev/zero of=/var/opt/sourcegraph/repos/pack bs=1024 count=200 2>/dev/null; \
          echo 'frontend: listening on :3080' > /var/opt/sourcegraph/logs/frontend.log; \
+         i=0; while [ $i -lt 2000 ]; do echo \"gitserver line $i\"; i=$((i+1)); done > /var/opt/sourcegraph/logs/gitserver.log; \
          echo 'server: all services up'; touch /tmp/ready; sleep 3600"
     );
     docker(&[
@@ -529,7 +530,10 @@ fn server_container_is_collected_inside_and_out() {
             .is_ok_and(|o| o.status.success())
     });
     let work = tempfile::tempdir().unwrap();
-    let (r, bundle) = collect(work.path(), &["--container", &name]);
+    let (r, bundle) = collect(
+        work.path(),
+        &["--container", &name, "--max-log-bytes", "8KiB"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let e = entries(&bundle);
     let m = json(&e, "manifest.json");
@@ -552,6 +556,11 @@ fn server_container_is_collected_inside_and_out() {
         text(&e, "server/logs/var/opt/sourcegraph/logs/frontend.log")
             .contains("listening on :3080")
     );
+    // Log files inside the container are bounded like container logs.
+    let big = text(&e, "server/logs/var/opt/sourcegraph/logs/gitserver.log");
+    assert!(big.starts_with("[sg-debug: log truncated"), "{big}");
+    assert!(big.ends_with("gitserver line 1999\n"), "newest kept");
+    assert!(big.len() <= 8192 + 200, "{} bytes", big.len());
     assert!(text(&e, &format!("docker/containers/{name}/logs.txt")).contains("all services up"));
     assert_no_secret(&e, &[LICENSE_KEY, SSH_KEY_LINE]);
 }

@@ -751,14 +751,14 @@ async fn volume_size(
             "not visible from this host, and no running container mounts it".into(),
         );
     };
-    match exec(docker, &ctx.opts, container, &["du", "-sk", dest]).await {
-        Ok(out) => match out
+    match exec(docker, &ctx.opts, container, &["du", "-sk", dest], 4096).await {
+        Ok(out) => match String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
             .next()
             .and_then(|k| k.parse::<u64>().ok())
         {
             Some(k) => (Some(k * 1024), format!("du in {container}")),
-            None => (None, format!("du in {container} printed {out:?}")),
+            None => (None, format!("du in {container} printed {:?}", out.text())),
         },
         Err(e) => (None, format!("du in {container} failed: {e:#}")),
     }
@@ -922,8 +922,32 @@ async fn compose_files(ctx: &Ctx, cs: &[ContainerSummary]) -> Result<()> {
     Ok(())
 }
 
-/// Runs a command in a running container; stdout and stderr, joined.
-async fn exec(docker: &Docker, opts: &Options, container: &str, cmd: &[&str]) -> Result<String> {
+/// What a command run inside a container printed, kept apart so that an
+/// error message never passes for a file's content.
+struct ExecOutput {
+    stdout: Vec<u8>,
+    stderr: String,
+    exit_code: Option<i64>,
+}
+
+impl ExecOutput {
+    /// Stdout and stderr, joined, for commands whose output is read as text.
+    fn text(&self) -> String {
+        let mut s = String::from_utf8_lossy(&self.stdout).into_owned();
+        s.push_str(&self.stderr);
+        s
+    }
+}
+
+/// Runs a command in a running container, keeping at most `limit` bytes
+/// of stdout (the command itself is expected to bound its output).
+async fn exec(
+    docker: &Docker,
+    opts: &Options,
+    container: &str,
+    cmd: &[&str],
+    limit: usize,
+) -> Result<ExecOutput> {
     let created = timed(
         opts,
         &format!("exec in {container}"),
@@ -947,12 +971,23 @@ async fn exec(docker: &Docker, opts: &Options, container: &str, cmd: &[&str]) ->
     let StartExecResults::Attached { mut output, .. } = started else {
         bail!("exec in {container} did not attach");
     };
-    let mut buf = Vec::new();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
     let read = async {
         while let Some(chunk) = output.next().await {
-            buf.extend_from_slice(&chunk?.into_bytes());
-            if buf.len() > 4 << 20 {
-                break;
+            match chunk? {
+                bollard::container::LogOutput::StdErr { message } => {
+                    if stderr.len() < 64 << 10 {
+                        stderr.extend_from_slice(&message)
+                    }
+                }
+                other => {
+                    stdout.extend_from_slice(&other.into_bytes());
+                    if stdout.len() > limit {
+                        stdout.truncate(limit);
+                        break;
+                    }
+                }
             }
         }
         Ok::<_, bollard::errors::Error>(())
@@ -964,7 +999,16 @@ async fn exec(docker: &Docker, opts: &Options, container: &str, cmd: &[&str]) ->
             opts.timeout.as_secs()
         ),
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let exit_code = docker
+        .inspect_exec(&created.id)
+        .await
+        .ok()
+        .and_then(|i| i.exit_code);
+    Ok(ExecOutput {
+        stdout,
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        exit_code,
+    })
 }
 
 /// Inside the single container: `/etc/sourcegraph` (through redaction),
@@ -1024,29 +1068,44 @@ async fn server_extras(docker: &Docker, ctx: &Ctx, f: &ContainerFacts) -> Result
         return Ok(());
     }
     let script = "df -k /var/opt/sourcegraph; echo; du -sk /var/opt/sourcegraph/* 2>&1";
-    match exec(docker, &ctx.opts, name, &["sh", "-c", script]).await {
+    match exec(docker, &ctx.opts, name, &["sh", "-c", script], 1 << 20).await {
         Ok(out) => {
             ctx.sink
                 .bytes(
                     "server/disk-usage.txt",
                     FileKind::Metadata,
-                    out.into_bytes(),
+                    out.text().into_bytes(),
                 )
                 .await?
         }
         Err(e) => ctx.rec.error("server/disk-usage", format!("{e:#}")),
     }
     let find = "find /var/opt/sourcegraph /var/log -maxdepth 4 -type f -name '*.log' 2>/dev/null | head -200";
-    let list = match exec(docker, &ctx.opts, name, &["sh", "-c", find]).await {
-        Ok(l) => l,
+    let list = match exec(docker, &ctx.opts, name, &["sh", "-c", find], 1 << 20).await {
+        Ok(l) => String::from_utf8_lossy(&l.stdout).into_owned(),
         Err(e) => {
             ctx.rec.error("server/logs", format!("{e:#}"));
             return Ok(());
         }
     };
-    let cap = ctx.opts.max_log_bytes.to_string();
+    // One byte more than the cap tells a file that was cut from one that
+    // fits, so the truncation notice is honest.
+    let cap = ctx.opts.max_log_bytes as usize;
+    let ask = (cap + 1).to_string();
     for path in list.lines().map(str::trim).filter(|l| l.starts_with('/')) {
-        match exec(docker, &ctx.opts, name, &["tail", "-c", &cap, path]).await {
+        let target = format!("server/logs{path}");
+        match exec(
+            docker,
+            &ctx.opts,
+            name,
+            &["tail", "-c", &ask, path],
+            cap + 1,
+        )
+        .await
+        {
+            Ok(out) if out.exit_code.unwrap_or(0) != 0 => ctx
+                .rec
+                .error(&target, format!("reading it failed: {}", out.stderr.trim())),
             Ok(out) => {
                 let rel = path
                     .trim_start_matches('/')
@@ -1054,17 +1113,13 @@ async fn server_extras(docker: &Docker, ctx: &Ctx, f: &ContainerFacts) -> Result
                     .map(safe)
                     .collect::<Vec<_>>()
                     .join("/");
+                let mut tail = TailBuffer::new(cap);
+                tail.push(&out.stdout);
                 ctx.sink
-                    .bytes(
-                        &format!("server/logs/{rel}"),
-                        FileKind::Log,
-                        out.into_bytes(),
-                    )
+                    .bytes(&format!("server/logs/{rel}"), FileKind::Log, tail.finish())
                     .await?
             }
-            Err(e) => ctx
-                .rec
-                .error(&format!("server/logs{path}"), format!("{e:#}")),
+            Err(e) => ctx.rec.error(&target, format!("{e:#}")),
         }
     }
     Ok(())
