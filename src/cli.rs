@@ -112,8 +112,12 @@ pub struct CollectArgs {
     #[arg(long, value_name = "NAME")]
     pub project: Option<String>,
     /// The single sourcegraph/server container to collect, by name or id
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "project")]
     pub container: Option<String>,
+    /// Collect the Sourcegraph containers that have no compose labels
+    /// (a pure-docker deployment), when a host has several deployments
+    #[arg(long, conflicts_with_all = ["project", "container"])]
+    pub pure_docker: bool,
     /// Do not run commands inside containers (disk use of volumes)
     #[arg(long)]
     pub no_exec: bool,

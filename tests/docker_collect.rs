@@ -580,6 +580,7 @@ fn several_deployments_on_one_host_ask_which_one() {
             Some(format!("com.docker.compose.project={project}")),
         ),
         (server.clone(), "server", None),
+        (format!("{project}-unlabelled-searcher"), "searcher", None),
     ] {
         let mut args = vec![
             "create".to_string(),
@@ -643,4 +644,51 @@ fn several_deployments_on_one_host_ask_which_one() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not sourcegraph/server"), "{}", r.stderr);
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn pure_docker_containers_are_collected_on_request() {
+    if !docker_ready() {
+        return;
+    }
+    let prefix = unique("pure");
+    let mut cleanup = Cleanup::default();
+    for (svc, image) in [("sourcegraph-frontend-0", "frontend"), ("pgsql", "pgsql")] {
+        let name = format!("{prefix}-{svc}");
+        docker(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            "-e",
+            &format!("PGPASSWORD={PG_PASSWORD}"),
+            &format!("sourcegraph/{image}:{VERSION}"),
+            "sh",
+            "-c",
+            "echo up; sleep 3600",
+        ]);
+        cleanup.containers.push(name);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let (r, bundle) = collect(work.path(), &["--pure-docker"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let e = entries(&bundle);
+    let m = json(&e, "manifest.json");
+    assert_eq!(m["deployment"]["type"], "pure-docker");
+    assert_eq!(m["deployment"]["sourcegraph_version"], VERSION);
+    assert_eq!(m["options"]["pure_docker"], true);
+    for c in &cleanup.containers {
+        assert!(
+            text(&e, &format!("docker/containers/{c}/logs.txt")).contains("up"),
+            "{c}"
+        );
+    }
+    assert_no_secret(&e, &[PG_PASSWORD]);
+
+    // The flags that pick a deployment exclude each other.
+    let (r, _) = collect(work.path(), &["--pure-docker", "--project", "x"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
 }

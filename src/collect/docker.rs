@@ -187,7 +187,7 @@ impl Candidate {
                 format!("sourcegraph/server container '{n}': --container {n}")
             }
             Candidate::PureDocker(cs) => format!(
-                "pure-docker deployment ({} containers without compose labels)",
+                "pure-docker deployment ({} Sourcegraph containers without compose labels): --pure-docker",
                 cs.len()
             ),
         }
@@ -294,6 +294,25 @@ pub async fn detect(opts: &Options) -> Result<Target> {
         });
     }
     let mut found = candidates(&all);
+    if opts.pure_docker {
+        let Some(Candidate::PureDocker(cs)) = found
+            .into_iter()
+            .find(|c| matches!(c, Candidate::PureDocker(_)))
+        else {
+            return Err(UsageError(format!(
+                "--pure-docker: no Sourcegraph containers without compose labels on {host}{}",
+                list_candidates(&candidates(&all))
+            ))
+            .into());
+        };
+        return Ok(Target {
+            docker,
+            host,
+            kind: DeploymentType::PureDocker,
+            name: None,
+            containers: cs,
+        });
+    }
     match found.len() {
         0 => bail!(
             "no Sourcegraph deployment found on {host}: none of its {} containers runs a sourcegraph/* image",

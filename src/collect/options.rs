@@ -19,6 +19,7 @@ pub struct Options {
     pub docker_host: Option<String>,
     pub project: Option<String>,
     pub container: Option<String>,
+    pub pure_docker: bool,
     pub no_exec: bool,
     pub verbose: bool,
 }
@@ -57,6 +58,7 @@ impl Options {
                 .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())),
             project: a.project.clone(),
             container: a.container.clone(),
+            pure_docker: a.pure_docker,
             no_exec: a.no_exec,
             verbose: a.verbose,
         })
@@ -70,6 +72,9 @@ impl Options {
         m.insert("timeout_seconds".into(), self.timeout.as_secs().into());
         m.insert("deadline_seconds".into(), self.deadline.as_secs().into());
         m.insert("no_exec".into(), self.no_exec.into());
+        if self.pure_docker {
+            m.insert("pure_docker".into(), true.into());
+        }
         for (k, v) in [
             ("docker_host", &self.docker_host),
             ("project", &self.project),
