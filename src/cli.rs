@@ -68,6 +68,11 @@ pub struct RedactCmdArgs {
     /// With --list-rules: print JSON
     #[arg(long, requires = "list_rules")]
     pub json: bool,
+    /// Replace IP addresses, hostnames and email addresses with consistent
+    /// pseudonyms; the mapping goes to OUTPUT.network-map.json, beside the
+    /// output and never inside it
+    #[arg(long)]
+    pub obfuscate_network: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
 }
@@ -121,6 +126,11 @@ pub struct CollectArgs {
     /// Do not run commands inside containers (disk use of volumes)
     #[arg(long)]
     pub no_exec: bool,
+    /// Replace IP addresses, hostnames and email addresses with consistent
+    /// pseudonyms; the mapping goes to BUNDLE.network-map.json, beside the
+    /// bundle and never inside it
+    #[arg(long)]
+    pub obfuscate_network: bool,
     /// Print each step on stderr
     #[arg(long, short = 'v')]
     pub verbose: bool,

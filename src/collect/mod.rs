@@ -33,7 +33,10 @@ pub use options::Options;
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
     let category = resolve_category(args.category.as_deref())?;
     let opts = Options::from_args(&args)?;
-    let redactor = Redactor::from_args(&args.rules)?;
+    let mut redactor = Redactor::from_args(&args.rules)?;
+    if args.obfuscate_network {
+        redactor = redactor.obfuscating_network();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -111,15 +114,15 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
             }
         }
     }
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
         tool: Tool::this(),
         created_at,
         complete,
         incident: Incident {
             category: category.id.to_string(),
-            ticket: non_empty(args.ticket).map(|t| redactor.redact_text(&t)),
-            note: non_empty(args.note).map(|n| redactor.redact_text(&n)),
+            ticket: non_empty(args.ticket),
+            note: non_empty(args.note),
         },
         deployment: recorder.deployment(),
         options: opts.record(),
@@ -128,11 +131,19 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         omitted: packaged.omitted,
         leak_scan: None,
     };
+    redactor.manifest_fields(&mut manifest);
     progress.phase("writing the bundle");
     let mut scanner = redactor.line_redactor();
     let (path, manifest) = packaged.writer.finish(manifest, Some(&mut scanner))?;
     runtime.shutdown_background();
     report(&manifest);
+    if let Some(net) = redactor.network() {
+        let map = net.write_map(&path)?;
+        eprintln!(
+            "network pseudonyms: {} (keep it; do not send it with the bundle)",
+            map.display()
+        );
+    }
     println!("{}", path.display());
     let all_failed = manifest
         .collectors

@@ -20,6 +20,7 @@ pub struct Options {
     pub project: Option<String>,
     pub container: Option<String>,
     pub pure_docker: bool,
+    pub obfuscate_network: bool,
     pub no_exec: bool,
     pub verbose: bool,
 }
@@ -59,6 +60,7 @@ impl Options {
             project: a.project.clone(),
             container: a.container.clone(),
             pure_docker: a.pure_docker,
+            obfuscate_network: a.obfuscate_network,
             no_exec: a.no_exec,
             verbose: a.verbose,
         })
@@ -72,6 +74,7 @@ impl Options {
         m.insert("timeout_seconds".into(), self.timeout.as_secs().into());
         m.insert("deadline_seconds".into(), self.deadline.as_secs().into());
         m.insert("no_exec".into(), self.no_exec.into());
+        m.insert("obfuscate_network".into(), self.obfuscate_network.into());
         if self.pure_docker {
             m.insert("pure_docker".into(), true.into());
         }

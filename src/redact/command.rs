@@ -37,7 +37,10 @@ pub fn run(args: RedactCmdArgs) -> Result<ExitCode> {
         (Some(i), Some(o)) => (i, o),
         _ => unreachable!("clap requires both without --list-rules"),
     };
-    let redactor = Redactor::from_args(&args.rules)?;
+    let mut redactor = Redactor::from_args(&args.rules)?;
+    if args.obfuscate_network {
+        redactor = redactor.obfuscating_network();
+    }
     let meta = fs::metadata(&input)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
     check_output(&input, &output, args.force)?;
@@ -49,6 +52,13 @@ pub fn run(args: RedactCmdArgs) -> Result<ExitCode> {
         redact_file(&redactor, &input, &output)?
     };
     print_summary(&summary, &output);
+    if let Some(net) = redactor.network() {
+        let map = net.write_map(&output)?;
+        println!(
+            "network pseudonyms: {} (keep it; do not send it with the output)",
+            map.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -252,7 +262,7 @@ fn redact_bundle(redactor: &Redactor, input: &Path, output: &Path, force: bool) 
     let mut manifest = bundle.manifest().clone();
     let stem = bundle.top().to_string();
     let mut writer = BundleWriter::create(output, &stem, manifest.created_at, force)?;
-    manifest.incident.note = manifest.incident.note.map(|n| redactor.redact_text(&n));
+    redactor.manifest_fields(&mut manifest);
     let records = std::mem::take(&mut manifest.files);
     let mut summary = Summary::default();
 

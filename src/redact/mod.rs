@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod marker;
+pub mod network;
 pub mod rules;
 pub mod scan;
 pub mod structured;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::artifact::{Artifact, ArtifactMeta};
 use marker::Marker;
+use network::{NetworkObfuscator, NetworkReader};
 use rules::RuleSet;
 use structured::Format;
 use text::{LineRedactor, RedactingReader};
@@ -113,6 +115,7 @@ impl RedactionCounts {
 pub struct Redactor {
     rules: Arc<RuleSet>,
     marker: Marker,
+    network: Option<NetworkObfuscator>,
 }
 
 impl Redactor {
@@ -125,7 +128,19 @@ impl Redactor {
         Redactor {
             rules: Arc::new(rules),
             marker: Marker::random(),
+            network: None,
         }
+    }
+
+    /// `--obfuscate-network`: after the secrets, IPs, hostnames and emails
+    /// become pseudonyms; the mapping stays with `network()`.
+    pub fn obfuscating_network(mut self) -> Redactor {
+        self.network = Some(NetworkObfuscator::new());
+        self
+    }
+
+    pub fn network(&self) -> Option<&NetworkObfuscator> {
+        self.network.as_ref()
     }
 
     #[cfg(test)]
@@ -133,6 +148,7 @@ impl Redactor {
         Redactor {
             rules: Arc::new(rules),
             marker,
+            network: None,
         }
     }
 
@@ -149,7 +165,31 @@ impl Redactor {
             RedactionCounts::default(),
         );
         r.read_to_end(&mut out).expect("reading from memory");
-        String::from_utf8_lossy(&out).into_owned()
+        let text = String::from_utf8_lossy(&out).into_owned();
+        match &self.network {
+            Some(n) => n.obfuscate(&text, &RedactionCounts::default()),
+            None => text,
+        }
+    }
+
+    /// The manifest's free text (ticket, note, where the deployment is,
+    /// option values, error messages) can carry secrets and addresses too.
+    pub fn manifest_fields(&self, m: &mut crate::bundle::format::Manifest) {
+        let text = |s: &mut String| *s = self.redact_text(s);
+        m.incident.ticket.as_mut().map(text);
+        m.incident.note.as_mut().map(text);
+        m.deployment.location.values_mut().for_each(text);
+        for v in m.options.values_mut() {
+            if let serde_json::Value::String(s) = v {
+                text(s);
+            }
+        }
+        for c in &mut m.collectors {
+            for e in &mut c.errors {
+                text(&mut e.target);
+                text(&mut e.message);
+            }
+        }
     }
 
     pub fn line_redactor(&self) -> LineRedactor {
@@ -157,6 +197,24 @@ impl Redactor {
     }
 
     pub fn redact(&self, artifact: Artifact) -> Outcome {
+        match (self.secrets(artifact), &self.network) {
+            (Outcome::Kept(k), Some(net)) => {
+                let body = NetworkReader::new(
+                    BufReader::with_capacity(64 << 10, k.body),
+                    net.clone(),
+                    k.counts.clone(),
+                );
+                Outcome::Kept(RedactedArtifact {
+                    meta: k.meta,
+                    body: Box::new(body),
+                    counts: k.counts,
+                })
+            }
+            (outcome, _) => outcome,
+        }
+    }
+
+    fn secrets(&self, artifact: Artifact) -> Outcome {
         let Artifact { meta, body } = artifact;
         let counts = RedactionCounts::default();
         let mut reader = BufReader::with_capacity(64 << 10, body.into_reader());

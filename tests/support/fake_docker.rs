@@ -14,7 +14,14 @@ use serde_json::json;
 pub const PROJECT: &str = "fake-prod";
 pub const CONTAINER: &str = "fake-prod-frontend-1";
 pub const SECRET: &str = "fake-engine-pg-secret-8812";
-pub const FIRST_LOG_LINE: &str = "frontend: first line before the stall";
+pub const FIRST_LOG_LINE: &str =
+    "frontend: first line before the stall; peer 10.20.30.40 via gitlab.acme-corp.internal";
+/// Network identifiers the fake's container carries (for --obfuscate-network).
+pub const ADDRESSES: &[&str] = &[
+    "10.20.30.40",
+    "gitlab.acme-corp.internal",
+    "ops@acme-corp.com",
+];
 
 pub struct FakeDocker {
     pub url: String,
@@ -110,7 +117,8 @@ fn route(path: &str) -> (&'static str, serde_json::Value) {
             json!({"Id": "f00d", "Name": format!("/{CONTAINER}"), "RestartCount": 0,
                    "State": {"Status": "running", "Running": true, "ExitCode": 0, "OOMKilled": false},
                    "Config": {"Image": image, "Labels": labels,
-                              "Env": [format!("PGPASSWORD={SECRET}"), "PATH=/bin"]},
+                              "Env": [format!("PGPASSWORD={SECRET}"), "PATH=/bin",
+                              "SRC_GIT_SERVERS=10.20.30.40:3178", "SITE_ADMIN=ops@acme-corp.com"]},
                    "HostConfig": {"Memory": 0}, "Mounts": []}),
         ),
         "/containers/f00d/stats" => ("200 OK", json!({"memory_stats": {"usage": 1048576u64}})),

@@ -1,0 +1,423 @@
+//! `--obfuscate-network`: IP addresses, the customer's hostnames and email
+//! addresses become consistent pseudonyms (`ip-3`, `host-2.invalid`,
+//! `user-1@email.invalid`). Off by default: engineers usually need them.
+//! The mapping back to the originals is written to a file next to the
+//! bundle and never into it, so only the admin can translate findings.
+//!
+//! Runs after secret redaction, on its output, line by line.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, Read};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::RedactionCounts;
+use crate::fsutil::{Partial, create_private, with_suffix};
+
+/// Top-level domains a customer's hosts end in. A closed list, because an
+/// open pattern takes file names (`config.yaml`, `main.go`) for hosts;
+/// TLDs that are common file extensions (`.md`, `.py`, `.rs`, `.sh`,
+/// `.pl`, `.so`) are left out on purpose.
+const TLDS: &str = "com|net|org|io|dev|app|ai|co|cloud|tech|biz|info|xyz|site|online|\
+internal|local|localdomain|lan|corp|intra|intranet|home|private|\
+us|uk|de|fr|nl|eu|ca|au|jp|ch|se|no|dk|fi|be|at|es|it|br|cn|kr|sg|nz|ie|il|mx|za|ru";
+
+/// Public services whose names help debugging and say nothing about the
+/// customer: kept, with their subdomains.
+const PUBLIC: &[&str] = &[
+    "github.com",
+    "githubusercontent.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "sourcegraph.com",
+    "docker.io",
+    "docker.com",
+    "ghcr.io",
+    "gcr.io",
+    "pkg.dev",
+    "quay.io",
+    "k8s.io",
+    "kubernetes.io",
+    "golang.org",
+    "go.dev",
+    "googleapis.com",
+    "google.com",
+    "microsoft.com",
+    "visualstudio.com",
+    "openai.com",
+    "anthropic.com",
+    "npmjs.org",
+    "npmjs.com",
+    "pypi.org",
+    "slack.com",
+    "example.com",
+    "example.org",
+    "example.net",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Ip,
+    Host,
+    Email,
+}
+
+impl Kind {
+    fn rule(self) -> &'static str {
+        match self {
+            Kind::Ip => "network-ip",
+            Kind::Host => "network-host",
+            Kind::Email => "network-email",
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Mapping {
+    pub kind: Kind,
+    pub original: String,
+    pub pseudonym: String,
+}
+
+#[derive(Default)]
+struct State {
+    by_original: HashMap<(Kind, String), String>,
+    next: HashMap<Kind, u64>,
+    order: Vec<Mapping>,
+}
+
+/// One per run, shared by every file, so one address has one pseudonym
+/// throughout the bundle.
+#[derive(Clone)]
+pub struct NetworkObfuscator {
+    pattern: Arc<Regex>,
+    state: Arc<Mutex<State>>,
+}
+
+impl Default for NetworkObfuscator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NetworkObfuscator {
+    pub fn new() -> NetworkObfuscator {
+        let octet = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+        let h = "[0-9A-Fa-f]{1,4}";
+        let pattern = format!(
+            r"(?P<email>[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{{2,}})|(?P<ipv4>{octet}(?:\.{octet}){{3}})|(?P<ipv6>(?:{h}:){{7}}{h}|(?:{h}:){{1,7}}:(?:{h}(?::{h}){{0,6}})?|::{h}(?::{h}){{0,6}})|(?P<host>(?i:(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{TLDS})))"
+        );
+        NetworkObfuscator {
+            pattern: Arc::new(Regex::new(&pattern).expect("the network pattern is valid")),
+            state: Arc::default(),
+        }
+    }
+
+    fn pseudonym(&self, kind: Kind, original: &str) -> String {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (kind, original.to_ascii_lowercase());
+        if let Some(p) = s.by_original.get(&key) {
+            return p.clone();
+        }
+        let n = {
+            let n = s.next.entry(kind).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let p = match kind {
+            Kind::Ip => format!("ip-{n}"),
+            Kind::Host => format!("host-{n}.invalid"),
+            Kind::Email => format!("user-{n}@email.invalid"),
+        };
+        s.by_original.insert(key, p.clone());
+        s.order.push(Mapping {
+            kind,
+            original: original.to_string(),
+            pseudonym: p.clone(),
+        });
+        p
+    }
+
+    /// Rewrites one line (or any text); counts go to `counts` by rule.
+    pub fn obfuscate(&self, text: &str, counts: &RedactionCounts) -> String {
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for caps in self.pattern.captures_iter(text) {
+            let m = caps.get(0).expect("group 0");
+            let (s, e) = (m.start(), m.end());
+            let before = s.checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(e).copied();
+            let word = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if caps.name("email").is_some() {
+                let (local, domain) = m.as_str().split_once('@').expect("an @");
+                let lower = m.as_str().to_ascii_lowercase();
+                let replacement = if local == "git" {
+                    // An SSH remote (git@host:org/repo): the host is the
+                    // customer's, the user is not anyone's.
+                    (!keep_host(domain)).then(|| {
+                        (
+                            Kind::Host,
+                            format!("git@{}", self.pseudonym(Kind::Host, domain)),
+                        )
+                    })
+                } else if lower.ends_with("@email.invalid") {
+                    None
+                } else {
+                    Some((Kind::Email, self.pseudonym(Kind::Email, m.as_str())))
+                };
+                if let Some((kind, p)) = replacement {
+                    out.push_str(&text[last..s]);
+                    out.push_str(&p);
+                    counts.add(kind.rule(), 1);
+                    last = e;
+                }
+                continue;
+            }
+            let kind = if caps.name("ipv4").is_some() {
+                // Part of a longer dotted number (a version) is not an address.
+                let dotted = |b: Option<u8>, next: Option<u8>| {
+                    b == Some(b'.') && next.is_some_and(|n| n.is_ascii_digit())
+                };
+                let longer = word(before)
+                    || word(after)
+                    || dotted(after, bytes.get(e + 1).copied())
+                    || (before == Some(b'.') && s >= 2 && bytes[s - 2].is_ascii_digit());
+                (!longer && !keep_ip(m.as_str())).then_some(Kind::Ip)
+            } else if caps.name("ipv6").is_some() {
+                let edge = |b: Option<u8>| {
+                    b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'.')
+                };
+                (!edge(before) && !edge(after) && !keep_ip(m.as_str())).then_some(Kind::Ip)
+            } else {
+                let host = m.as_str();
+                let glued = word(before)
+                    || before == Some(b'.')
+                    || before == Some(b'-')
+                    || after.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                (!glued && !keep_host(host)).then_some(Kind::Host)
+            };
+            let Some(kind) = kind else { continue };
+            out.push_str(&text[last..s]);
+            out.push_str(&self.pseudonym(kind, m.as_str()));
+            counts.add(kind.rule(), 1);
+            last = e;
+        }
+        if last == 0 {
+            return text.to_string();
+        }
+        out.push_str(&text[last..]);
+        out
+    }
+
+    /// Every pseudonym handed out so far, in order.
+    pub fn mappings(&self) -> Vec<Mapping> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .order
+            .clone()
+    }
+
+    /// Writes the mapping (mode 0600) to `<target>.network-map.json`,
+    /// beside the bundle or output, never inside it.
+    pub fn write_map(&self, target: &Path) -> anyhow::Result<std::path::PathBuf> {
+        #[derive(Serialize)]
+        struct MapFile<'a> {
+            about: &'a str,
+            for_output: String,
+            mappings: Vec<Mapping>,
+        }
+        let path = with_suffix(target, ".network-map.json");
+        let body = MapFile {
+            about: "Pseudonyms sg-debug --obfuscate-network put in place of IP addresses, hostnames and email addresses. Keep this file: do not send it with the bundle.",
+            for_output: target.display().to_string(),
+            mappings: self.mappings(),
+        };
+        let mut data = serde_json::to_vec_pretty(&body)?;
+        data.push(b'\n');
+        let partial = Partial::new(with_suffix(&path, ".partial"));
+        {
+            use std::io::Write;
+            let mut f = create_private(partial.path())?;
+            f.write_all(&data)?;
+            f.sync_all()?;
+        }
+        partial.commit(&path)?;
+        Ok(path)
+    }
+}
+
+/// Addresses that identify no one: loopback, unspecified, broadcast.
+fn keep_ip(ip: &str) -> bool {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(a) => {
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || a == std::net::IpAddr::from([255, 255, 255, 255])
+        }
+        // Not an address after all (`fe::` in some identifier).
+        Err(_) => true,
+    }
+}
+
+fn keep_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h.ends_with(".invalid")
+        || PUBLIC
+            .iter()
+            .any(|p| h == *p || h.ends_with(&format!(".{p}")))
+}
+
+/// Wraps an already-redacted body; lines are rewritten as they stream.
+pub struct NetworkReader<R> {
+    inner: R,
+    net: NetworkObfuscator,
+    counts: RedactionCounts,
+    carry: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+/// Lines longer than this are cut at a non-address byte and rewritten in
+/// pieces, so memory stays bounded.
+const MAX_PIECE: usize = 1 << 20;
+
+impl<R: BufRead> NetworkReader<R> {
+    pub fn new(inner: R, net: NetworkObfuscator, counts: RedactionCounts) -> Self {
+        NetworkReader {
+            inner,
+            net,
+            counts,
+            carry: Vec::new(),
+            out: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        self.out.clear();
+        self.pos = 0;
+        let mut line = std::mem::take(&mut self.carry);
+        let room = MAX_PIECE.saturating_sub(line.len()).max(1);
+        let n = (&mut self.inner)
+            .take(room as u64)
+            .read_until(b'\n', &mut line)?;
+        if line.is_empty() {
+            self.done = true;
+            return Ok(());
+        }
+        // A piece cut mid-line ends after the last byte no address
+        // contains; the rest starts the next piece.
+        if n == room && !line.ends_with(b"\n") {
+            let addr = |b: &u8| b.is_ascii_alphanumeric() || b".:@_%+-[]".contains(b);
+            if let Some(i) = line.iter().rposition(|b| !addr(b)) {
+                self.carry = line.split_off(i + 1);
+            }
+        }
+        self.out = match std::str::from_utf8(&line) {
+            Ok(t) => self.net.obfuscate(t, &self.counts).into_bytes(),
+            // Not text (the secret pass already left binary out): as is.
+            Err(_) => line,
+        };
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for NetworkReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.fill()?;
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (String, NetworkObfuscator, RedactionCounts) {
+        let n = NetworkObfuscator::new();
+        let c = RedactionCounts::default();
+        let out = n.obfuscate(text, &c);
+        (out, n, c)
+    }
+
+    #[test]
+    fn addresses_hosts_and_emails_get_consistent_pseudonyms() {
+        let (out, n, c) = run(
+            "dial tcp 10.12.0.7:5432 from 10.12.0.9; again 10.12.0.7 via [fd00:1::7]:80 \
+             host=pgsql.acme.internal admin=Jane.Doe@acme-corp.com git@ghe.acme.com:org/repo",
+        );
+        assert_eq!(
+            out,
+            "dial tcp ip-1:5432 from ip-2; again ip-1 via [ip-3]:80 \
+             host=host-1.invalid admin=user-1@email.invalid git@host-2.invalid:org/repo"
+        );
+        let counts = c.snapshot();
+        assert_eq!(counts["network-ip"], 4);
+        assert_eq!(counts["network-host"], 2);
+        assert_eq!(counts["network-email"], 1);
+        let m = n.mappings();
+        assert_eq!(m[0].original, "10.12.0.7");
+        assert_eq!(m[0].pseudonym, "ip-1");
+    }
+
+    #[test]
+    fn what_debugging_needs_survives() {
+        let keep = "version 6.12.5040 go1.22.4 v1.2.3.4.5 127.0.0.1:3080 0.0.0.0 [::1]:80 \
+            2026-11-26T13:43:06.651Z 13:43:06 aa:bb:cc:dd:ee:ff std::string \
+            github.com/acme/widgets index.docker.io/sourcegraph/frontend api.github.com \
+            site-config.json docker-compose.override.yaml README.md main.go \
+            sha256:4b825dc642cb6eb9a060e54bf8d69288fbee4904 [REDACTED:url-password:1a2b3c4d] \
+            pgsql:5432 sourcegraph-frontend-0 ip-1 host-2.invalid user-1@email.invalid";
+        let (out, _, c) = run(keep);
+        assert_eq!(out, keep, "{:?}", c.snapshot());
+    }
+
+    #[test]
+    fn obfuscating_twice_changes_nothing_more() {
+        let n = NetworkObfuscator::new();
+        let c = RedactionCounts::default();
+        let once = n.obfuscate("a 192.168.1.20 b build.acme.io c ops@acme.io", &c);
+        let twice = n.obfuscate(&once, &c);
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn the_reader_streams_lines_and_long_lines() {
+        let n = NetworkObfuscator::new();
+        let c = RedactionCounts::default();
+        let mut input = "first 10.0.0.1\n".to_string();
+        input.push_str(&"x ".repeat(MAX_PIECE));
+        input.push_str("10.0.0.2 end\nlast 10.0.0.1");
+        let mut r = NetworkReader::new(io::Cursor::new(input.clone()), n, c.clone());
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("first ip-1\n"));
+        assert!(
+            out.ends_with("ip-2 end\nlast ip-1"),
+            "{}",
+            &out[out.len() - 40..]
+        );
+        assert_eq!(
+            out.len(),
+            input.len() - 3 * "10.0.0.1".len() + 3 * "ip-1".len()
+        );
+        assert_eq!(c.snapshot()["network-ip"], 3);
+    }
+}
