@@ -143,8 +143,22 @@ impl Walker<'_> {
                 }
             }
             Kind::Seq(items) => {
+                // Argument lists: `["redis-server", "--requirepass", "pw"]`,
+                // `args: [--password, pw]`: a flag named like a secret
+                // takes the next item as its value.
+                let mut flag_rule: Option<String> = None;
                 for i in items {
-                    self.walk(i, depth + 1);
+                    let is_flag = i.text().is_some_and(|t| t.starts_with('-'));
+                    match flag_rule.take() {
+                        // `--password --host pgsql`: a flag without a value.
+                        Some(rule) if !is_flag => self.redact_all(i, &rule, depth + 1),
+                        _ => self.walk(i, depth + 1),
+                    }
+                    flag_rule = i
+                        .text()
+                        .and_then(secret_flag_name)
+                        .and_then(|name| self.red.rules().secret_key(name))
+                        .map(str::to_string);
                 }
             }
             Kind::Str(s) => self.string_leaf(n, s, depth),
@@ -268,6 +282,17 @@ fn redact_nested(
     let mut inner = LineRedactor::new_sharing(red);
     let out = redact(Format::Json, s, &mut inner, &mut counts)?;
     Ok((out, counts))
+}
+
+/// `--requirepass` -> `requirepass`: a command-line flag that takes its
+/// value from the next argument (no `=` of its own).
+fn secret_flag_name(arg: &str) -> Option<&str> {
+    let name = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
+    (!name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    .then_some(name)
 }
 
 fn is_env_name(name: &str) -> bool {

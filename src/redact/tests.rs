@@ -484,3 +484,150 @@ fn unparseable_structured_files_fall_back_to_lines() {
     assert!(!out.contains("pw1") && !out.contains("pw2"), "{out}");
     assert!(notes[0].contains("redacted line by line"), "{notes:?}");
 }
+
+#[test]
+fn a_value_that_is_itself_a_pair_is_scanned() {
+    // OTEL_EXPORTER_OTLP_HEADERS is no secret name, but its value is a pair.
+    check(
+        "OTEL_EXPORTER_OTLP_HEADERS=api-key=otlpkey123,x-team=platform",
+        &["otlpkey123"],
+        &["OTEL_EXPORTER_OTLP_HEADERS=api-key=", ",x-team=platform"],
+    );
+    let r = redactor();
+    let (out, _, notes) = file(
+        &r,
+        "docker/inspect.json",
+        br#"{"Env": ["OTEL_EXPORTER_OTLP_HEADERS=api-key=otlpkey123", "PGHOST=pgsql"]}"#,
+    );
+    assert!(notes.is_empty(), "{notes:?}");
+    assert!(!out.contains("otlpkey123"), "{out}");
+    assert!(out.contains("\"PGHOST=pgsql\""), "{out}");
+}
+
+#[test]
+fn url_user_names_are_not_keys() {
+    // `x-access-token` names a secret, but here it is the user of a URL: the
+    // password goes (url-password), the host and path stay.
+    check(
+        "git push https://x-access-token:s3cr3tv4lue@github.com/acme/api.git: exit status 128",
+        &["s3cr3tv4lue"],
+        &[
+            "https://x-access-token:",
+            "@github.com/acme/api.git: exit status 128",
+        ],
+    );
+    check(
+        "remote https://token:tok3nvalue@git.example.com/x.git",
+        &["tok3nvalue"],
+        &["@git.example.com/x.git"],
+    );
+    // Schemes url-password does not know lose the password too.
+    check(
+        "s3sync://token:s3tok3n@bucket.example.com/backups",
+        &["s3tok3n"],
+        &["s3sync://token:", "@bucket.example.com/backups"],
+    );
+    // Outside a URL the key still works.
+    check("x-access-token: tok3nvalue", &["tok3nvalue"], &[]);
+}
+
+#[test]
+fn secret_flags_in_argument_lists_redact_the_next_item() {
+    let r = redactor();
+    let input = "containers:\n  - name: redis\n    command: [\"redis-server\", \"/etc/redis/redis.conf\", \"--requirepass\", \"flowpw\"]\n    args:\n      - --password\n      - blockpw\n      - --password\n      - --host\n      - pgsql\n      - --verbose\n      - --token=inlinetok\n";
+    let (out, counts, notes) = file(&r, "k8s/deployment.yaml", input.as_bytes());
+    assert!(notes.is_empty(), "{notes:?}");
+    for s in ["flowpw", "blockpw", "inlinetok"] {
+        assert!(!out.contains(s), "{s}: {out}");
+    }
+    // A flag followed by another flag takes no value.
+    for k in [
+        "\"--requirepass\", \"[REDACTED:redis-password-key:",
+        "- --password\n      - \"[REDACTED:secret-key-name:",
+        "- --password\n      - --host\n      - pgsql\n      - --verbose\n",
+        "\"/etc/redis/redis.conf\"",
+    ] {
+        assert!(out.contains(k), "{k} lost: {out}");
+    }
+    assert_eq!(counts.get("redis-password-key"), Some(&1), "{counts:?}");
+    let (out, _, _) = file(
+        &r,
+        "compose.json",
+        br#"{"command": ["redis-server", "--masterauth", "masterpw", "--port", "6379"]}"#,
+    );
+    assert!(
+        !out.contains("masterpw") && out.contains("\"--port\", \"6379\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn corpus_misses_stay_fixed() {
+    // Go header maps: map[string][]string marshalled to JSON.
+    check(
+        r#"{"Authorization":["token 4c7a1e9d3b8f2a6c0e5d9b7f1a3c8e2d6b0f4a9c"],"User-Agent":["bot"]}"#,
+        &["4c7a1e9d3b8f2a6c0e5d9b7f1a3c8e2d6b0f4a9c"],
+        &[
+            r#"{"Authorization":["token "#,
+            r#""],"User-Agent":["bot"]}"#,
+        ],
+    );
+    check(
+        r#"{"Set-Cookie":["_gitlab_session=abc123; path=/"],"X-Request-Id":["01JDQ"]}"#,
+        &["abc123"],
+        &[r#"{"Set-Cookie":[""#, r#""],"X-Request-Id":["01JDQ"]}"#],
+    );
+    // Go MySQL driver DSNs have no scheme.
+    check(
+        "dsn report:gomysqlpw@tcp(mysql:3306)/reports?parseTime=true",
+        &["gomysqlpw"],
+        &["dsn report:", "@tcp(mysql:3306)/reports?parseTime=true"],
+    );
+    check(
+        "connecting to root:pw2@unix(/tmp/mysql.sock)/db",
+        &["pw2@"],
+        &["to root:", "@unix(/tmp/mysql.sock)/db"],
+    );
+    // netrc: the default entry and entries split over lines.
+    check(
+        "default login anonymous password defpw",
+        &["defpw"],
+        &["default login anonymous password "],
+    );
+    check("  password splitpw\n", &["splitpw"], &["  password "]);
+    check(
+        "  login oauth2 password splitpw2",
+        &["splitpw2"],
+        &["login oauth2"],
+    );
+    // Redis configuration.
+    check("requirepass confpw", &["confpw"], &["requirepass "]);
+    check("masterauth \"confpw2\"", &["confpw2"], &["masterauth \""]);
+    check(
+        "redis-server --requirepass clipw --port 6379",
+        &["clipw"],
+        &["--port 6379"],
+    );
+    // PagerDuty integration keys; names of Secrets and key references stay.
+    let r = redactor();
+    assert_eq!(
+        r.rules().secret_key("integrationKey"),
+        Some("secret-key-name")
+    );
+    assert_eq!(r.rules().secret_key("routingKey"), Some("secret-key-name"));
+    for not_secret in ["imagePullSecrets", "tlsSecret", "encryption.keys"] {
+        assert_eq!(r.rules().secret_key(not_secret), None, "{not_secret}");
+    }
+    // Idempotent, including markers right after a header name.
+    for i in [
+        "Cookie: [REDACTED:http-cookie:0011aabb]",
+        "Authorization: [REDACTED:http-authorization:0011aabb]",
+        r#"{"Set-Cookie":["[REDACTED:http-cookie:0011aabb]"]}"#,
+        "report:[REDACTED:go-mysql-dsn:0011aabb]@tcp(mysql:3306)/db",
+        "  password [REDACTED:netrc-password-line:0011aabb]",
+    ] {
+        let (out, counts) = line(&r, i);
+        assert_eq!(out, i);
+        assert!(counts.is_empty(), "{i}: {counts:?}");
+    }
+}

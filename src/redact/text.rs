@@ -139,8 +139,13 @@ impl LineRedactor {
     }
 
     fn find_key_values(&mut self, line: &[u8]) {
-        for caps in KV.captures_iter(line) {
+        let mut at = 0;
+        while let Some(caps) = KV.captures_at(line, at) {
             let key = caps.name("key").expect("group");
+            // The next look starts at the separator, which may bound the
+            // next key: in `OTEL_EXPORTER_OTLP_HEADERS=api-key=abc` the value
+            // is itself a pair.
+            at = caps.name("sep").expect("group").start();
             // `[REDACTED:url-password:1a2b3c4d]` is a marker, not a pair.
             if inside_marker(line, key.start()) {
                 continue;
@@ -159,7 +164,15 @@ impl LineRedactor {
                 .iter()
                 .all(|b| matches!(b, b' ' | b'\t' | b'-' | b'"' | b'\''));
             let colon = caps.name("sep").is_some_and(|s| s.as_bytes() == b":");
-            if let Some((s, e)) = value_span(line, whole.end(), at_line_start && colon) {
+            if let Some((s, mut e)) = value_span(line, whole.end(), at_line_start && colon) {
+                // `https://x-access-token:SECRET@host/path`: the key is the
+                // user of a URL, so the value is its password and ends at
+                // `@`; the host and path stay.
+                if line[..key.start()].ends_with(b"://")
+                    && let Some(i) = memchr::memchr(b'@', &line[s..e])
+                {
+                    e = s + i;
+                }
                 push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
             }
         }
