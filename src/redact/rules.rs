@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use anyhow::{Context, Result, bail};
 use regex::Regex;
 use regex::bytes::Regex as BytesRegex;
@@ -85,6 +85,11 @@ pub struct RuleSet {
     /// Keywords of every rule, case-insensitive; `wants[pattern]` says what
     /// a hit switches on for the line.
     prefilter: AhoCorasick,
+    /// The same keywords, lowercased, asked first of a lowercased copy of
+    /// the line: most log lines hold none, and a case-sensitive searcher
+    /// finds that with SIMD literal search (Teddy), several times faster
+    /// than the case-insensitive overlapping walk needed to tell which.
+    any_keyword: AhoCorasick,
     wants: Vec<Wants>,
     /// Regex rules without keywords run on every line.
     always: Vec<usize>,
@@ -166,12 +171,36 @@ impl RuleSet {
         self.binary_safe.iter().any(|r| r.is_match(bundle_path))
     }
 
+    /// Whether a line without any keyword passes through unchanged, so
+    /// that runs of such lines can be copied in bulk (no rule runs on
+    /// every line).
+    pub(crate) fn keyword_free_lines_pass(&self) -> bool {
+        self.always.is_empty() && !self.keys_always
+    }
+
+    /// Where the first keyword at or after `from` starts in `lower`, a
+    /// lowercased text.
+    pub(crate) fn next_keyword(&self, lower: &[u8], from: usize) -> Option<usize> {
+        let input = aho_corasick::Input::new(lower).range(from..);
+        self.any_keyword.find(input).map(|m| m.start())
+    }
+
     /// Which regex rules to run on `line`, and whether to look for
     /// key/value pairs, judged by keyword hits alone.
-    pub(crate) fn candidates(&self, line: &[u8], regexes: &mut Vec<usize>) -> bool {
+    pub(crate) fn candidates(
+        &self,
+        line: &[u8],
+        lower: &mut Vec<u8>,
+        regexes: &mut Vec<usize>,
+    ) -> bool {
         regexes.clear();
         regexes.extend_from_slice(&self.always);
         let mut keys = self.keys_always;
+        lower.clear();
+        lower.extend(line.iter().map(u8::to_ascii_lowercase));
+        if !self.any_keyword.is_match(lower.as_slice()) {
+            return keys;
+        }
         for m in self.prefilter.find_overlapping_iter(line) {
             match self.wants[m.pattern().as_usize()] {
                 Wants::Regex(i) => {
@@ -331,16 +360,30 @@ fn compile(loaded: Vec<LoadedRule>) -> Result<RuleSet> {
             binary_safe.push(Regex::new(p)?);
         }
     }
+    // A full DFA: the overlapping search runs on every line of every log,
+    // and the keyword set is small enough that its table stays tiny.
     let prefilter = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
         .context("building the keyword prefilter")?;
     let key_prefilter = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .build(&key_words)
         .context("building the key prefilter")?;
+    let mut lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+    // The PEM block tracking of the line pass is built in, whatever rules
+    // are loaded: a line that may open a key never takes the fast path.
+    lowered.push("private key".into());
+    lowered.sort();
+    lowered.dedup();
+    let any_keyword = AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(&lowered)
+        .context("building the keyword gate")?;
     Ok(RuleSet {
+        any_keyword,
         key_prefilter,
         regex_rules,
         key_rules,

@@ -631,3 +631,88 @@ fn corpus_misses_stay_fixed() {
         assert!(counts.is_empty(), "{i}: {counts:?}");
     }
 }
+
+/// The fast path (bulk copy between keyword lines) must give exactly what
+/// the line-by-line pass gives, wherever the reader's buffer happens to
+/// cut: through PEM blocks, binary lines and lines longer than the buffer.
+#[test]
+fn the_bulk_fast_path_equals_the_line_pass_at_any_buffer_size() {
+    let mut input = String::new();
+    for i in 0..40 {
+        input.push_str(&format!(
+            "{{\"msg\":\"request {i} done\",\"commit\":\"4b825dc642cb6eb9a060e54bf8d69288fbee4904\"}}\n"
+        ));
+        if i % 7 == 3 {
+            input.push_str("db dial postgres://sg:hunter2-pass@pgsql:5432/sg failed\n");
+        }
+        if i % 11 == 5 {
+            input.push_str(
+                "2026-11-26 key follows\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onL\n-----END RSA PRIVATE KEY-----\nafter the key\n",
+            );
+        }
+        if i % 13 == 6 {
+            input.push_str("binary \0 line, nothing to see\n");
+        }
+        if i == 20 {
+            input.push_str(&format!(
+                "long {} GITHUB_TOKEN=ghp_R8x2mQ4vN7kL1pZ9wE3tY6uI0oA5sD2fG8hJ\n",
+                "x".repeat(5000)
+            ));
+        }
+    }
+    input.push_str("last line without newline password=tail-secret");
+    let r = redactor();
+    // A one-byte buffer never holds a whole line (but for empty ones), so
+    // this is the line-by-line pass.
+    let reference = {
+        let mut out = Vec::new();
+        let mut red = text::RedactingReader::new(
+            std::io::BufReader::with_capacity(1, input.as_bytes()),
+            r.line_redactor(),
+            RedactionCounts::default(),
+        );
+        red.read_to_end(&mut out).unwrap();
+        out
+    };
+    for cap in [7, 64, 100, 333, 4096, 1 << 16] {
+        let counts = RedactionCounts::default();
+        let mut red = text::RedactingReader::new(
+            std::io::BufReader::with_capacity(cap, input.as_bytes()),
+            r.line_redactor(),
+            counts.clone(),
+        );
+        let mut out = Vec::new();
+        red.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(
+            text,
+            String::from_utf8_lossy(&reference),
+            "buffer of {cap} bytes"
+        );
+        for s in [
+            "hunter2-pass",
+            "u1SU1LfVLPHCozMxH2Mo",
+            "ghp_R8x2mQ4v",
+            "tail-secret",
+            "nothing to see",
+        ] {
+            assert!(
+                !text.contains(s),
+                "{s} survived with a buffer of {cap} bytes"
+            );
+        }
+        assert_eq!(
+            text.matches("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+                .count(),
+            40
+        );
+        assert!(text.contains("after the key\n"));
+        assert_eq!(text.matches("with binary content]").count(), 3);
+        assert_eq!(
+            counts.snapshot()["pem-private-key"],
+            4,
+            "{:?}",
+            counts.snapshot()
+        );
+    }
+}

@@ -61,6 +61,7 @@ pub struct LineRedactor {
     rules: Arc<RuleSet>,
     marker: Marker,
     candidates: Vec<usize>,
+    lower: Vec<u8>,
     spans: Vec<Span>,
     locs: Vec<Option<regex::bytes::CaptureLocations>>,
 }
@@ -72,6 +73,7 @@ impl LineRedactor {
             rules,
             marker,
             candidates: Vec::new(),
+            lower: Vec::new(),
             spans: Vec::new(),
             locs,
         }
@@ -112,7 +114,9 @@ impl LineRedactor {
     /// The secrets in `line`: sorted, non-overlapping, never a marker.
     pub(crate) fn find(&mut self, line: &[u8]) -> &[Span] {
         self.spans.clear();
-        let keys = self.rules.candidates(line, &mut self.candidates);
+        let keys = self
+            .rules
+            .candidates(line, &mut self.lower, &mut self.candidates);
         for &i in &self.candidates {
             let rule = &self.rules.regex_rules[i];
             let locs = self.locs[i].get_or_insert_with(|| rule.regex.capture_locations());
@@ -140,20 +144,21 @@ impl LineRedactor {
 
     fn find_key_values(&mut self, line: &[u8]) {
         let mut at = 0;
+        let has_marker = memmem::find(line, super::marker::PREFIX).is_some();
         while let Some(caps) = KV.captures_at(line, at) {
             let key = caps.name("key").expect("group");
             // The next look starts at the separator, which may bound the
             // next key: in `OTEL_EXPORTER_OTLP_HEADERS=api-key=abc` the value
             // is itself a pair.
             at = caps.name("sep").expect("group").start();
-            // `[REDACTED:url-password:1a2b3c4d]` is a marker, not a pair.
-            if inside_marker(line, key.start()) {
-                continue;
-            }
             let Ok(key_text) = std::str::from_utf8(key.as_bytes()) else {
                 continue;
             };
             if !self.rules.key_may_match(key_text) {
+                continue;
+            }
+            // `[REDACTED:url-password:1a2b3c4d]` is a marker, not a pair.
+            if has_marker && inside_marker(line, key.start()) {
                 continue;
             }
             let Some(rule) = self.rules.secret_key_index(key_text) else {
@@ -314,6 +319,9 @@ pub struct RedactingReader<R> {
     red: LineRedactor,
     state: State,
     line: Vec<u8>,
+    /// The fast path's copy of the buffered lines, and its lowercase twin.
+    chunk: Vec<u8>,
+    lower: Vec<u8>,
     out: Vec<u8>,
     out_pos: usize,
     counts: BTreeMap<String, u64>,
@@ -328,6 +336,8 @@ impl<R: BufRead> RedactingReader<R> {
             red,
             state: State::Normal,
             line: Vec::new(),
+            chunk: Vec::new(),
+            lower: Vec::new(),
             out: Vec::new(),
             out_pos: 0,
             counts: BTreeMap::new(),
@@ -374,6 +384,68 @@ impl<R: BufRead> RedactingReader<R> {
             (n, true) => Some(Err(n)),
             (_, false) => Some(Ok(())),
         })
+    }
+
+    /// The fast path: the complete lines in the reader's buffer are taken
+    /// at once, one SIMD literal search finds the lines that hold a
+    /// keyword (or a NUL byte), and only those go through `process`; the
+    /// runs between them are copied out as they are. Returns whether it
+    /// took anything.
+    fn bulk(&mut self) -> io::Result<bool> {
+        if !matches!(self.state, State::Normal) || !self.red.rules.keyword_free_lines_pass() {
+            return Ok(false);
+        }
+        let buf = loop {
+            match self.inner.fill_buf() {
+                Ok(b) => break b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let Some(last_nl) = memchr::memrchr(b'\n', buf) else {
+            return Ok(false);
+        };
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.clear();
+        chunk.extend_from_slice(&buf[..=last_nl]);
+        self.inner.consume(chunk.len());
+        let mut lower = std::mem::take(&mut self.lower);
+        lower.clear();
+        lower.extend(chunk.iter().map(u8::to_ascii_lowercase));
+
+        let mut pos = 0;
+        let mut nul = memchr::memchr(0, &chunk);
+        while pos < chunk.len() {
+            let line_end = |from: usize| {
+                memchr::memchr(b'\n', &chunk[from..]).map_or(chunk.len(), |i| from + i + 1)
+            };
+            // Inside a PEM block every line goes through the state machine.
+            if !matches!(self.state, State::Normal) {
+                let e = line_end(pos);
+                self.process(&chunk[pos..e]);
+                pos = e;
+                continue;
+            }
+            if nul.is_some_and(|z| z < pos) {
+                nul = memchr::memchr(0, &chunk[pos..]).map(|z| pos + z);
+            }
+            let hit = match (self.red.rules.next_keyword(&lower, pos), nul) {
+                (Some(k), Some(z)) => Some(k.min(z)),
+                (k, z) => k.or(z),
+            };
+            let Some(hit) = hit else {
+                self.out.extend_from_slice(&chunk[pos..]);
+                break;
+            };
+            let start = memchr::memrchr(b'\n', &chunk[pos..hit]).map_or(pos, |i| pos + i + 1);
+            let end = line_end(hit);
+            self.out.extend_from_slice(&chunk[pos..start]);
+            self.process(&chunk[start..end]);
+            pos = end;
+        }
+        self.chunk = chunk;
+        self.lower = lower;
+        Ok(true)
     }
 
     fn process_line(&mut self) {
@@ -456,6 +528,9 @@ impl<R: BufRead> Read for RedactingReader<R> {
             self.out_pos = 0;
             if self.done {
                 return Ok(0);
+            }
+            if self.bulk()? {
+                continue;
             }
             match self.next_line()? {
                 None => self.finish(),
