@@ -25,6 +25,21 @@ fn spawn(cwd: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// `sg-debug collect` against the fake engine, writing `b.zip`.
+fn collect_from(cwd: &Path, fake: &fake_docker::FakeDocker, extra: &[&str]) -> Child {
+    let mut args = vec![
+        "collect",
+        "-c",
+        "search",
+        "-o",
+        "b.zip",
+        "--docker-host",
+        &fake.url,
+    ];
+    args.extend_from_slice(extra);
+    spawn(cwd, &args)
+}
+
 /// Waits for exit; kills the child and fails after a minute.
 fn finish(mut child: Child) -> (i32, String) {
     let start = Instant::now();
@@ -94,20 +109,7 @@ fn a_stalled_log_is_recorded_and_what_was_read_is_kept() {
     let work = tempfile::tempdir().unwrap();
     // No --project: the one compose project on this engine is found by
     // its images, whatever it is called.
-    let child = spawn(
-        work.path(),
-        &[
-            "collect",
-            "-c",
-            "search",
-            "-o",
-            "b.zip",
-            "--docker-host",
-            &fake.url,
-            "--timeout",
-            "1s",
-        ],
-    );
+    let child = collect_from(work.path(), &fake, &["--timeout", "1s"]);
     let (code, stderr) = finish(child);
     assert_eq!(code, 0, "a partial bundle is still a bundle: {stderr}");
     let b = work.path().join("b.zip");
@@ -154,20 +156,7 @@ fn a_stalled_log_is_recorded_and_what_was_read_is_kept() {
 fn ctrl_c_finishes_the_bundle_with_what_was_collected() {
     let fake = fake_docker::start();
     let work = tempfile::tempdir().unwrap();
-    let child = spawn(
-        work.path(),
-        &[
-            "collect",
-            "-c",
-            "search",
-            "-o",
-            "b.zip",
-            "--docker-host",
-            &fake.url,
-            "--timeout",
-            "60s",
-        ],
-    );
+    let child = collect_from(work.path(), &fake, &["--timeout", "60s"]);
     fake.logs_requested
         .recv_timeout(Duration::from_secs(60))
         .expect("sg-debug reached the log stream");
@@ -217,21 +206,10 @@ fn ctrl_c_finishes_the_bundle_with_what_was_collected() {
 fn the_overall_deadline_ends_collection_and_says_so() {
     let fake = fake_docker::start();
     let work = tempfile::tempdir().unwrap();
-    let child = spawn(
+    let child = collect_from(
         work.path(),
-        &[
-            "collect",
-            "-c",
-            "search",
-            "-o",
-            "b.zip",
-            "--docker-host",
-            &fake.url,
-            "--timeout",
-            "60s",
-            "--deadline",
-            "2s",
-        ],
+        &fake,
+        &["--timeout", "60s", "--deadline", "2s"],
     );
     let (code, stderr) = finish(child);
     assert_eq!(code, 1, "{stderr}");

@@ -279,6 +279,14 @@ fn assert_no_secret(e: &BTreeMap<String, Vec<u8>>, secrets: &[&str]) {
     }
 }
 
+fn assert_stderr(r: &support::Run, want: &str) {
+    assert!(
+        r.stderr.contains(want),
+        "stderr lacks {want:?}: {}",
+        r.stderr
+    );
+}
+
 fn summary_row<'a>(summary: &'a Value, name: &str) -> &'a Value {
     summary["rows"]
         .as_array()
@@ -601,21 +609,9 @@ fn several_deployments_on_one_host_ask_which_one() {
     let work = tempfile::tempdir().unwrap();
     let (r, bundle) = collect(work.path(), &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("several Sourcegraph deployments"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!("--project {project}")),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!("--container {server}")),
-        "{}",
-        r.stderr
-    );
+    assert_stderr(&r, "several Sourcegraph deployments");
+    assert_stderr(&r, &format!("--project {project}"));
+    assert_stderr(&r, &format!("--container {server}"));
     assert!(!bundle.exists());
     assert_eq!(
         std::fs::read_dir(work.path()).unwrap().count(),
@@ -626,23 +622,15 @@ fn several_deployments_on_one_host_ask_which_one() {
     // A project that does not exist names what does.
     let (r, _) = collect(work.path(), &["--project", "no-such-project"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("--project no-such-project"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!("--project {project}")),
-        "{}",
-        r.stderr
-    );
+    assert_stderr(&r, "--project no-such-project");
+    assert_stderr(&r, &format!("--project {project}"));
     // --container must be the server image.
     let (r, _) = collect(
         work.path(),
         &["--container", &format!("{project}-frontend-1")],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("not sourcegraph/server"), "{}", r.stderr);
+    assert_stderr(&r, "not sourcegraph/server");
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
 }
 
@@ -690,5 +678,5 @@ fn pure_docker_containers_are_collected_on_request() {
     // The flags that pick a deployment exclude each other.
     let (r, _) = collect(work.path(), &["--pure-docker", "--project", "x"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    assert_stderr(&r, "cannot be used with");
 }
