@@ -680,3 +680,38 @@ fn pure_docker_containers_are_collected_on_request() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_stderr(&r, "cannot be used with");
 }
+
+#[test]
+fn permission_denied_on_the_socket_says_what_to_do() {
+    if !docker_ready() {
+        return;
+    }
+    // Root reads any socket; run the binary as nobody to be refused.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/var/run/docker.sock").exists() {
+        eprintln!("SKIPPED: needs root (to drop to nobody) and /var/run/docker.sock");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_sg-debug"))
+        .args(["collect", "-c", "other", "-o", "b.zip"])
+        .current_dir(work.path())
+        .output()
+        .expect("setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "permission denied on the Docker socket /var/run/docker.sock: run sg-debug as root, or as a user in the docker group"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "no bundle, no .partial"
+    );
+}
