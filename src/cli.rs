@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,6 +16,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Collect a debug bundle (one zip) from this Sourcegraph deployment
@@ -110,6 +112,20 @@ pub struct CollectArgs {
     /// Stop collecting after this long and write what was collected
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub deadline: String,
+    /// Which kind of deployment to collect from: auto tries Kubernetes
+    /// (when a kube config is available) and then Docker
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = DeploymentArg::Auto)]
+    pub deployment: DeploymentArg,
+    /// Kubernetes: kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubernetes: the kubeconfig context to use [default: its current context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Kubernetes: the namespace Sourcegraph runs in [default: the context's,
+    /// else the one namespace with deploy=sourcegraph pods]
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Option<String>,
     /// Docker daemon to use [default: $DOCKER_HOST, else the local socket]
     #[arg(long, value_name = "URL")]
     pub docker_host: Option<String>,
@@ -123,7 +139,7 @@ pub struct CollectArgs {
     /// (a pure-docker deployment), when a host has several deployments
     #[arg(long, conflicts_with_all = ["project", "container"])]
     pub pure_docker: bool,
-    /// Do not run commands inside containers (disk use of volumes)
+    /// Do not run commands inside containers or pods (disk use of volumes)
     #[arg(long)]
     pub no_exec: bool,
     /// Replace IP addresses, hostnames and email addresses with consistent
@@ -136,6 +152,13 @@ pub struct CollectArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeploymentArg {
+    Auto,
+    Kubernetes,
+    Docker,
 }
 
 #[derive(Debug, Args)]

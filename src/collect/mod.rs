@@ -3,7 +3,9 @@
 //! packager. Collectors are async and never write files: they send
 //! artifacts into a `Sink`. The packager runs on its own thread.
 
+mod detect;
 pub mod docker;
+pub mod kubernetes;
 pub mod options;
 pub mod summary;
 
@@ -55,7 +57,8 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
 
     // A wrong host or an ambiguous choice is the user's to fix, not a
     // bundle's to record: no bundle is written then.
-    let target = runtime.block_on(docker::detect(&opts))?;
+    let target = runtime.block_on(detect::detect(&opts))?;
+    let collector = target.name();
     let progress = Progress::new(opts.verbose);
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Artifact>(16);
@@ -64,16 +67,16 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     let ctx = Ctx {
         sink: Sink {
             tx,
-            collector: docker::NAME.to_string(),
+            collector: collector.to_string(),
         },
-        rec: recorder.start(docker::NAME),
+        rec: recorder.start(collector),
         opts: Arc::new(opts.clone()),
         progress: progress.clone(),
     };
     progress.phase(&format!("collecting {}", target.describe()));
     let complete = runtime.block_on(async {
         let rec = ctx.rec.clone();
-        let work = docker::collect(target, ctx);
+        let work = target.collect(ctx);
         tokio::select! {
             r = tokio::time::timeout(opts.deadline, work) => match r {
                 Ok(Ok(())) => true,

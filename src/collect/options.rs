@@ -1,13 +1,14 @@
 //! Collection options, parsed from the command line once and shared by
 //! every collector; recorded in the manifest as given after defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::OptionRecord;
 use crate::UsageError;
-use crate::cli::CollectArgs;
+use crate::cli::{CollectArgs, DeploymentArg};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -23,6 +24,11 @@ pub struct Options {
     pub obfuscate_network: bool,
     pub no_exec: bool,
     pub verbose: bool,
+    /// Which collector to use, after checking the flags agree.
+    pub deployment: DeploymentArg,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub namespace: Option<String>,
 }
 
 /// The largest log kept per container, so that memory stays bounded.
@@ -45,6 +51,7 @@ impl Options {
                 a.concurrency
             )));
         }
+        let deployment = deployment_choice(a)?;
         let dur =
             |flag: &str, v: &str| parse_duration(v).map_err(|e| usage(format!("{flag} {v}: {e}")));
         Ok(Options {
@@ -63,6 +70,10 @@ impl Options {
             obfuscate_network: a.obfuscate_network,
             no_exec: a.no_exec,
             verbose: a.verbose,
+            deployment,
+            kubeconfig: a.kubeconfig.clone(),
+            context: a.context.clone(),
+            namespace: a.namespace.clone(),
         })
     }
 
@@ -78,16 +89,66 @@ impl Options {
         if self.pure_docker {
             m.insert("pure_docker".into(), true.into());
         }
+        let deployment = match self.deployment {
+            DeploymentArg::Auto => "auto",
+            DeploymentArg::Kubernetes => "kubernetes",
+            DeploymentArg::Docker => "docker",
+        };
+        m.insert("deployment".into(), deployment.into());
+        let kubeconfig = self.kubeconfig.as_ref().map(|p| p.display().to_string());
         for (k, v) in [
             ("docker_host", &self.docker_host),
             ("project", &self.project),
             ("container", &self.container),
+            ("kubeconfig", &kubeconfig),
+            ("context", &self.context),
+            ("namespace", &self.namespace),
         ] {
             if let Some(v) = v {
                 m.insert(k.into(), v.clone().into());
             }
         }
         m
+    }
+}
+
+/// Kubernetes flags and Docker flags name different deployments: a
+/// command line with both is a mistake, not a choice to guess at.
+fn deployment_choice(a: &CollectArgs) -> Result<DeploymentArg> {
+    let kube: Vec<&str> = [
+        (a.kubeconfig.is_some(), "--kubeconfig"),
+        (a.context.is_some(), "--context"),
+        (a.namespace.is_some(), "--namespace"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    let docker: Vec<&str> = [
+        (a.docker_host.is_some(), "--docker-host"),
+        (a.project.is_some(), "--project"),
+        (a.container.is_some(), "--container"),
+        (a.pure_docker, "--pure-docker"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    let clash = |a: &[&str], b: &[&str]| {
+        Err(UsageError(format!(
+            "{} cannot be combined with {}: the first is for Kubernetes, the second for Docker; keep the flags of the deployment you want to collect",
+            a.join(", "),
+            b.join(", ")
+        ))
+        .into())
+    };
+    match a.deployment {
+        DeploymentArg::Auto if !kube.is_empty() && !docker.is_empty() => clash(&kube, &docker),
+        DeploymentArg::Auto if !kube.is_empty() => Ok(DeploymentArg::Kubernetes),
+        DeploymentArg::Auto if !docker.is_empty() => Ok(DeploymentArg::Docker),
+        DeploymentArg::Kubernetes if !docker.is_empty() => {
+            clash(&["--deployment kubernetes"], &docker)
+        }
+        DeploymentArg::Docker if !kube.is_empty() => clash(&kube, &["--deployment docker"]),
+        d => Ok(d),
     }
 }
 

@@ -1,0 +1,135 @@
+//! The Kubernetes collector against the fake API server: wall time against
+//! the ideal, and the collector's peak memory as log volume grows.
+//!
+//!     cargo bench --bench kube_collect
+//!     BENCH_PODS=100 BENCH_LATENCY_MS=20 cargo bench --bench kube_collect
+//!
+//! Part 1: BENCH_PODS pods x 2 containers, BENCH_LATENCY_MS added to every
+//! request, --concurrency 8. The ideal is requests x latency / concurrency:
+//! what perfect pipelining of the same requests would take.
+//! Part 2: the same few pods with 8x more log per container than the
+//! --max-log-bytes cap, then 64x; the peak RSS of sg-debug should not move.
+
+#[path = "../tests/support/fake_kube.rs"]
+mod fake_kube;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_kube::{FakeKube, Scenario};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Outcome {
+    wall: Duration,
+    peak_rss_kib: i64,
+    /// User plus system CPU time of sg-debug.
+    cpu: Duration,
+    requests: u64,
+    bundle_bytes: u64,
+}
+
+/// Runs `sg-debug collect` and measures its wall time and peak RSS.
+fn run(fake: &FakeKube, dir: &Path, extra: &[&str]) -> Outcome {
+    let kc = fake.kubeconfig(dir, "sourcegraph");
+    let out = dir.join("out.zip");
+    let _ = std::fs::remove_file(&out);
+    let before = fake.requests();
+    let started = Instant::now();
+    // Reaped below with wait4, which also gives the peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(env!("CARGO_BIN_EXE_sg-debug"))
+        .args(["collect", "-c", "performance-resources", "--kubeconfig"])
+        .arg(&kc)
+        .arg("-o")
+        .arg(&out)
+        .args(["--concurrency", "8"])
+        .args(extra)
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting sg-debug");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; both out-parameters are valid.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(r, pid, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "sg-debug failed (status {status})"
+    );
+    Outcome {
+        wall,
+        peak_rss_kib: usage.ru_maxrss,
+        cpu: Duration::from_micros(
+            (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) as u64 * 1_000_000
+                + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) as u64,
+        ),
+        requests: fake.requests() - before,
+        bundle_bytes: std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+fn main() {
+    let pods = env("BENCH_PODS", 300) as usize;
+    let latency = Duration::from_millis(env("BENCH_LATENCY_MS", 50));
+    let log_kib = env("BENCH_LOG_KIB", 16) as usize;
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut s = Scenario::generated(pods, 2, log_kib << 10);
+    s.latency = latency;
+    let fake = FakeKube::start(s);
+    let o = run(&fake, dir.path(), &[]);
+    let ideal = latency.as_secs_f64() * o.requests as f64 / 8.0;
+    println!(
+        "kube_collect: {pods} pods x 2 containers, {log_kib} KiB log each, {} ms latency, concurrency 8",
+        latency.as_millis()
+    );
+    println!(
+        "  {} requests; wall {:.2}s; ideal {:.2}s (requests x latency / concurrency); ratio {:.2}",
+        o.requests,
+        o.wall.as_secs_f64(),
+        ideal,
+        o.wall.as_secs_f64() / ideal
+    );
+    println!(
+        "  peak RSS {} MiB; sg-debug CPU {:.2}s; bundle {} KiB",
+        o.peak_rss_kib / 1024,
+        o.cpu.as_secs_f64(),
+        o.bundle_bytes >> 10
+    );
+    drop(fake);
+
+    // Memory against log volume: same pods, same cap, more log.
+    let cap_mib = 1;
+    let small_pods = env("BENCH_MEM_PODS", 4) as usize;
+    println!(
+        "memory: {small_pods} pods x 2 containers, --max-log-bytes {cap_mib}MiB, no added latency"
+    );
+    for factor in [8, 64] {
+        let bytes = factor * (cap_mib << 20);
+        let fake = FakeKube::start(Scenario::generated(small_pods, 2, bytes));
+        let o = run(
+            &fake,
+            dir.path(),
+            &["--max-log-bytes", &format!("{cap_mib}MiB")],
+        );
+        println!(
+            "  {:>4} MiB log per container ({:>5} MiB in all): peak RSS {} MiB, wall {:.2}s",
+            bytes >> 20,
+            (bytes * small_pods * 2) >> 20,
+            o.peak_rss_kib / 1024,
+            o.wall.as_secs_f64()
+        );
+    }
+}

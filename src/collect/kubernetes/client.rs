@@ -1,0 +1,478 @@
+//! Reaching the API server: which kubeconfig and context, one client with
+//! bounded concurrency and a per-request timeout, and errors that say what
+//! to do (an RBAC refusal names the missing verb and resource, and how to
+//! grant it).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, AttachParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::UsageError;
+use crate::collect::Options;
+
+/// Why no client could be made. `NotConfigured` is the one case where
+/// auto-detection quietly moves on to Docker.
+#[derive(Debug)]
+pub enum ConnectError {
+    NotConfigured,
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ConnectError {
+    fn from(e: anyhow::Error) -> Self {
+        ConnectError::Failed(e)
+    }
+}
+
+/// Where the configuration came from, for error messages.
+fn home_kubeconfig() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube").join("config"))
+}
+
+/// Whether any Kubernetes configuration exists without being asked for.
+pub fn config_available() -> bool {
+    std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+        || home_kubeconfig().is_some_and(|p| p.is_file())
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+}
+
+#[derive(Clone)]
+pub struct Kube {
+    client: Client,
+    sem: Arc<Semaphore>,
+    timeout: Duration,
+    /// The API server URL, for messages.
+    pub server: String,
+    /// Context name, or `in-cluster`.
+    pub context: String,
+    /// The context's namespace (or `default`).
+    pub default_namespace: String,
+}
+
+pub async fn connect(opts: &Options) -> Result<Kube, ConnectError> {
+    let (mut config, context) = load_config(opts).await?;
+    config.connect_timeout = Some(opts.timeout);
+    // Our own timeout covers each request; kube's would cut long log reads.
+    config.read_timeout = None;
+    let server = config.cluster_url.to_string();
+    let default_namespace = config.default_namespace.clone();
+    let client = Client::try_from(config).map_err(|e| {
+        anyhow!("cannot use the Kubernetes API server {server} (context {context}): {e}")
+    })?;
+    Ok(Kube {
+        client,
+        sem: Arc::new(Semaphore::new(opts.concurrency)),
+        timeout: opts.timeout,
+        server: server.trim_end_matches('/').to_string(),
+        context,
+        default_namespace,
+    })
+}
+
+async fn load_config(opts: &Options) -> Result<(Config, String), ConnectError> {
+    let (kc, source) = if let Some(path) = &opts.kubeconfig {
+        let kc = Kubeconfig::read_from(path).map_err(|e| {
+            anyhow!(
+                "--kubeconfig {}: cannot use it: {e}; pass a readable kubeconfig file",
+                path.display()
+            )
+        })?;
+        (kc, format!("--kubeconfig {}", path.display()))
+    } else if let Some(v) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        let shown = v.to_string_lossy().into_owned();
+        let kc = Kubeconfig::from_env()
+            .map_err(|e| {
+                anyhow!("KUBECONFIG={shown}: cannot use it: {e}; fix it or pass --kubeconfig")
+            })?
+            .ok_or_else(|| anyhow!("KUBECONFIG={shown}: no kubeconfig there"))?;
+        (kc, format!("KUBECONFIG={shown}"))
+    } else if let Some(p) = home_kubeconfig().filter(|p| p.is_file()) {
+        let kc = Kubeconfig::read_from(&p).map_err(|e| {
+            anyhow!(
+                "{}: cannot use it: {e}; fix it or pass --kubeconfig",
+                p.display()
+            )
+        })?;
+        (kc, p.display().to_string())
+    } else if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        if let Some(c) = &opts.context {
+            return Err(ConnectError::Failed(
+                UsageError(format!(
+                    "--context {c}: running in-cluster without a kubeconfig, so there are no contexts; pass --kubeconfig too"
+                ))
+                .into(),
+            ));
+        }
+        let config = Config::incluster().map_err(|e| {
+            anyhow!("in-cluster Kubernetes configuration unusable: {e}; pass --kubeconfig")
+        })?;
+        return Ok((config, "in-cluster".into()));
+    } else {
+        return Err(ConnectError::NotConfigured);
+    };
+
+    let names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+    let context = match (&opts.context, &kc.current_context) {
+        (Some(c), _) => {
+            if !names.contains(&c.as_str()) {
+                return Err(ConnectError::Failed(
+                    UsageError(format!(
+                        "--context {c}: no such context in {source}; it has: {}",
+                        list_or_none(&names)
+                    ))
+                    .into(),
+                ));
+            }
+            c.clone()
+        }
+        (None, Some(c)) if !c.is_empty() => c.clone(),
+        _ => {
+            return Err(ConnectError::Failed(
+                UsageError(format!(
+                    "{source} has no current context; choose one with --context ({})",
+                    list_or_none(&names)
+                ))
+                .into(),
+            ));
+        }
+    };
+    let options = KubeConfigOptions {
+        context: Some(context.clone()),
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| anyhow!("context {context} in {source} is unusable: {e}"))?;
+    Ok((config, context))
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "no contexts".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// What a request needs permission for, so a refusal can say how to grant it.
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'a> {
+    pub verb: &'a str,
+    /// Plural resource, `pods/log` style for subresources.
+    pub resource: &'a str,
+    pub group: &'a str,
+    /// `None` for cluster-scoped requests.
+    pub namespace: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    Forbidden,
+    NotFound,
+    /// Anything else the server answered with an error status.
+    Status(u16),
+    /// No answer: unreachable, refused, timed out.
+    Transport,
+}
+
+#[derive(Debug)]
+pub struct KubeError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl std::fmt::Display for KubeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for KubeError {}
+
+impl Kube {
+    fn permit_timeout(&self) -> String {
+        format!(
+            "no answer within {}s (raise --timeout)",
+            self.timeout.as_secs()
+        )
+    }
+
+    async fn permit(&self) -> OwnedSemaphorePermit {
+        self.sem
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+
+    fn convert(&self, a: &Access<'_>, e: kube::Error) -> KubeError {
+        match e {
+            kube::Error::Api(s) if s.code == 403 => KubeError {
+                kind: ErrorKind::Forbidden,
+                message: forbidden(a, &s.message),
+            },
+            kube::Error::Api(s) if s.code == 404 => KubeError {
+                kind: ErrorKind::NotFound,
+                message: format!("not found: {}", s.message),
+            },
+            kube::Error::Api(s) if s.code == 401 => KubeError {
+                kind: ErrorKind::Status(401),
+                message: format!(
+                    "the API server {} rejected the credentials of context {} (401 Unauthorized): log in again or refresh the token",
+                    self.server, self.context
+                ),
+            },
+            kube::Error::Api(s) => KubeError {
+                kind: ErrorKind::Status(s.code),
+                message: format!("the API server answered {}: {}", s.code, s.message),
+            },
+            other => KubeError {
+                kind: ErrorKind::Transport,
+                message: format!(
+                    "cannot reach the Kubernetes API server {} (context {}): {:#}",
+                    self.server,
+                    self.context,
+                    anyhow::Error::from(other)
+                ),
+            },
+        }
+    }
+
+    /// One GET returning JSON, within the concurrency limit and timeout.
+    pub async fn json(
+        &self,
+        a: Access<'_>,
+        req: http::Request<Vec<u8>>,
+    ) -> Result<Value, KubeError> {
+        let _permit = self.permit().await;
+        match tokio::time::timeout(self.timeout, self.client.request::<Value>(req)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.convert(&a, e)),
+            Err(_) => Err(KubeError {
+                kind: ErrorKind::Transport,
+                message: self.permit_timeout(),
+            }),
+        }
+    }
+
+    pub async fn get(&self, a: Access<'_>, path: &str) -> Result<Value, KubeError> {
+        let req = http::Request::get(path)
+            .body(Vec::new())
+            .expect("a path is a valid URI");
+        self.json(a, req).await
+    }
+
+    /// A streamed GET (logs). The permit travels with the body, so a slow
+    /// reader still counts against `--concurrency`.
+    pub async fn stream(
+        &self,
+        a: Access<'_>,
+        req: http::Request<Vec<u8>>,
+    ) -> Result<
+        (
+            OwnedSemaphorePermit,
+            impl futures_util::AsyncBufRead + use<>,
+        ),
+        KubeError,
+    > {
+        let permit = self.permit().await;
+        match tokio::time::timeout(self.timeout, self.client.request_stream(req)).await {
+            Ok(Ok(body)) => Ok((permit, body)),
+            Ok(Err(e)) => Err(self.convert(&a, e)),
+            Err(_) => Err(KubeError {
+                kind: ErrorKind::Transport,
+                message: self.permit_timeout(),
+            }),
+        }
+    }
+
+    /// Runs a command in a container and returns its stdout. A non-zero
+    /// exit is an error carrying stderr.
+    pub async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        cmd: &[&str],
+    ) -> Result<String, KubeError> {
+        let a = Access {
+            verb: "create",
+            resource: "pods/exec",
+            group: "",
+            namespace: Some(namespace),
+        };
+        let _permit = self.permit().await;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let params = AttachParams::default()
+            .container(container)
+            .stdin(false)
+            .stdout(true)
+            .stderr(true);
+        let run = async {
+            let mut p = api
+                .exec(pod, cmd.iter().map(|s| s.to_string()), &params)
+                .await
+                .map_err(|e| self.convert(&a, e))?;
+            let status = p.take_status();
+            // Both pipes at once: a full stderr must not stall stdout.
+            let (out, err) = tokio::join!(read_all(p.stdout()), read_all(p.stderr()));
+            let status = match status {
+                Some(s) => s.await,
+                None => None,
+            };
+            let _ = p.join().await;
+            if let Some(s) = status
+                && s.status.as_deref() == Some("Failure")
+            {
+                return Err(KubeError {
+                    kind: ErrorKind::Status(0),
+                    message: format!(
+                        "`{}` in {pod}/{container} failed: {} {}",
+                        cmd.join(" "),
+                        s.message.unwrap_or_default(),
+                        String::from_utf8_lossy(&err).trim()
+                    ),
+                });
+            }
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        };
+        match tokio::time::timeout(self.timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(KubeError {
+                kind: ErrorKind::Transport,
+                message: format!("exec in {pod}/{container}: {}", self.permit_timeout()),
+            }),
+        }
+    }
+}
+
+/// Reads a pipe of an exec to the end, keeping at most 4 MiB.
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(r: Option<R>) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    if let Some(r) = r {
+        let _ = r.take(4 << 20).read_to_end(&mut buf).await;
+    }
+    buf
+}
+
+/// A 403 in words: what is missing, who lacks it, and the two kubectl
+/// commands that grant exactly that.
+fn forbidden(a: &Access<'_>, server_message: &str) -> String {
+    let user = server_message
+        .split("User \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .filter(|u| !u.is_empty());
+    let subject = match user {
+        Some(u) if u.starts_with("system:serviceaccount:") => {
+            let sa = u.trim_start_matches("system:serviceaccount:");
+            format!("--serviceaccount={sa}")
+        }
+        Some(u) => format!("--user={u}"),
+        None => "--user=<your user>".into(),
+    };
+    let resource = if a.group.is_empty() {
+        a.resource.to_string()
+    } else {
+        format!("{}.{}", a.resource, a.group)
+    };
+    let (scope, grant) = match a.namespace {
+        Some(ns) => (
+            format!("in namespace {ns}"),
+            format!(
+                "kubectl create role sg-debug-{verb} -n {ns} --verb={verb} --resource={resource} && kubectl create rolebinding sg-debug-{verb} -n {ns} --role=sg-debug-{verb} {subject}",
+                verb = a.verb
+            ),
+        ),
+        None => (
+            "cluster-wide".into(),
+            format!(
+                "kubectl create clusterrole sg-debug-{verb}-{name} --verb={verb} --resource={resource} && kubectl create clusterrolebinding sg-debug-{verb}-{name} --clusterrole=sg-debug-{verb}-{name} {subject}",
+                verb = a.verb,
+                name = a.resource.replace('/', "-"),
+            ),
+        ),
+    };
+    format!(
+        "forbidden: missing RBAC permission to {} {resource} {scope} (the server said: {server_message}); a cluster admin can grant it with: {grant}",
+        a.verb
+    )
+}
+
+/// `/api/v1/...` or `/apis/GROUP/VERSION/...`, namespaced or not.
+pub fn list_path(group: &str, version: &str, plural: &str, namespace: Option<&str>) -> String {
+    let root = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    match namespace {
+        Some(ns) => format!("{root}/namespaces/{ns}/{plural}"),
+        None => format!("{root}/{plural}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_names_verb_resource_and_grant() {
+        let a = Access {
+            verb: "list",
+            resource: "nodes",
+            group: "",
+            namespace: None,
+        };
+        let m = forbidden(
+            &a,
+            "nodes is forbidden: User \"system:serviceaccount:sourcegraph:sg-debug\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
+        );
+        assert!(
+            m.contains("missing RBAC permission to list nodes cluster-wide"),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                "kubectl create clusterrole sg-debug-list-nodes --verb=list --resource=nodes"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("--serviceaccount=sourcegraph:sg-debug"), "{m}");
+        let a = Access {
+            verb: "create",
+            resource: "pods/exec",
+            group: "",
+            namespace: Some("sg"),
+        };
+        let m = forbidden(&a, "pods \"x\" is forbidden: User \"jane\" cannot create");
+        assert!(
+            m.contains(
+                "kubectl create role sg-debug-create -n sg --verb=create --resource=pods/exec"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("--user=jane"), "{m}");
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            list_path("", "v1", "pods", Some("sg")),
+            "/api/v1/namespaces/sg/pods"
+        );
+        assert_eq!(
+            list_path("storage.k8s.io", "v1", "storageclasses", None),
+            "/apis/storage.k8s.io/v1/storageclasses"
+        );
+    }
+}

@@ -1,0 +1,374 @@
+//! API objects as they go into the bundle: which kinds, what is stripped,
+//! Secrets reduced to their shape, Helm release values decoded, the
+//! deployment's flavour and version.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// One kind of object the collector lists.
+pub struct KindSpec {
+    pub plural: &'static str,
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+}
+
+const fn k(
+    plural: &'static str,
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+) -> KindSpec {
+    KindSpec {
+        plural,
+        group,
+        version,
+        kind,
+    }
+}
+
+/// Listed in the Sourcegraph namespace, each into `kubernetes/namespace/<plural>.json`.
+pub const NAMESPACED: &[KindSpec] = &[
+    k("deployments", "apps", "v1", "Deployment"),
+    k("statefulsets", "apps", "v1", "StatefulSet"),
+    k("daemonsets", "apps", "v1", "DaemonSet"),
+    k("jobs", "batch", "v1", "Job"),
+    k("cronjobs", "batch", "v1", "CronJob"),
+    k("pods", "", "v1", "Pod"),
+    k("services", "", "v1", "Service"),
+    k("ingresses", "networking.k8s.io", "v1", "Ingress"),
+    k("configmaps", "", "v1", "ConfigMap"),
+    k("secrets", "", "v1", "Secret"),
+    k("persistentvolumeclaims", "", "v1", "PersistentVolumeClaim"),
+    k("resourcequotas", "", "v1", "ResourceQuota"),
+    k("limitranges", "", "v1", "LimitRange"),
+    k("events", "", "v1", "Event"),
+];
+
+/// Cluster-scoped, into `kubernetes/cluster/<plural>.json`.
+pub const CLUSTER: &[KindSpec] = &[
+    k("nodes", "", "v1", "Node"),
+    k("storageclasses", "storage.k8s.io", "v1", "StorageClass"),
+    k("persistentvolumes", "", "v1", "PersistentVolume"),
+];
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// `managedFields` is bookkeeping nobody reads in a ticket; the
+/// last-applied annotation is a second, unstructured copy of the object
+/// (Secrets included) that the structured redaction pass cannot see into.
+pub fn clean(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+            && ann.contains_key(LAST_APPLIED)
+        {
+            ann.insert(
+                LAST_APPLIED.into(),
+                "(removed by sg-debug: a copy of this object, not redactable)".into(),
+            );
+        }
+    }
+}
+
+/// What `kubectl get -o json` prints for several objects.
+pub fn list_doc(items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": "List", "items": items})
+}
+
+/// A Secret without its values: name, type, labels, key names and the
+/// size of each value. Nothing else leaves the collector.
+pub fn secret_shape(s: &Value) -> Value {
+    let meta = &s["metadata"];
+    // A list of {name, bytes}: keyed by the secret's key names, the
+    // sizes would look like values to redaction ("password": 25).
+    let mut keys = Vec::new();
+    for field in ["data", "stringData"] {
+        if let Some(m) = s[field].as_object() {
+            for (key, v) in m {
+                let raw = v.as_str().unwrap_or_default();
+                let size = if field == "data" {
+                    base64_len(raw)
+                } else {
+                    raw.len()
+                };
+                keys.push(json!({"name": key, "bytes": size}));
+            }
+        }
+    }
+    let annotation_keys: Vec<&String> = meta["annotations"]
+        .as_object()
+        .map(|a| a.keys().collect())
+        .unwrap_or_default();
+    json!({
+        "name": meta["name"],
+        "type": s["type"],
+        "creationTimestamp": meta["creationTimestamp"],
+        "labels": meta["labels"],
+        "annotationKeys": annotation_keys,
+        "ownerReferences": meta["ownerReferences"],
+        "immutable": s["immutable"],
+        "keys": keys,
+    })
+}
+
+fn base64_len(s: &str) -> usize {
+    let trimmed = s.trim_end_matches('=');
+    trimmed.len() * 3 / 4
+}
+
+/// The newest revision of each Helm release stored in these Secrets.
+pub fn newest_helm_releases(secrets: &[Value]) -> Vec<(String, u64, &Value)> {
+    let mut newest: BTreeMap<String, (u64, &Value)> = BTreeMap::new();
+    for s in secrets {
+        let Some((release, rev)) = s["metadata"]["name"].as_str().and_then(helm_secret_name) else {
+            continue;
+        };
+        if newest.get(&release).is_none_or(|(r, _)| rev > *r) {
+            newest.insert(release, (rev, s));
+        }
+    }
+    newest
+        .into_iter()
+        .map(|(name, (rev, s))| (name, rev, s))
+        .collect()
+}
+
+/// `sh.helm.release.v1.sourcegraph.v12` -> (`sourcegraph`, 12)
+fn helm_secret_name(name: &str) -> Option<(String, u64)> {
+    let rest = name.strip_prefix("sh.helm.release.v1.")?;
+    let (release, rev) = rest.rsplit_once(".v")?;
+    Some((release.to_string(), rev.parse().ok()?))
+}
+
+/// Helm stores a release as base64(gzip(JSON)), and the API adds its own
+/// base64 layer for Secret data.
+pub fn decode_helm_release(secret: &Value) -> Result<Value> {
+    let outer = secret["data"]["release"]
+        .as_str()
+        .context("the Secret has no data.release")?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let inner = b64
+        .decode(outer.trim())
+        .context("data.release is not base64")?;
+    let packed = b64
+        .decode(inner.trim_ascii())
+        .context("the release is not base64 inside")?;
+    let mut json_bytes = Vec::new();
+    if packed.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(&packed[..])
+            .take(256 << 20)
+            .read_to_end(&mut json_bytes)
+            .context("the release is not valid gzip")?;
+    } else {
+        json_bytes = packed;
+    }
+    let v: Value = serde_json::from_slice(&json_bytes).context("the release is not JSON")?;
+    if !v.is_object() {
+        bail!("the release is not a JSON object");
+    }
+    Ok(v)
+}
+
+/// What support needs from a release besides its values.
+pub fn helm_release_facts(r: &Value) -> Value {
+    let chart = &r["chart"]["metadata"];
+    json!({
+        "name": r["name"],
+        "namespace": r["namespace"],
+        "revision": r["version"],
+        "status": r["info"]["status"],
+        "first_deployed": r["info"]["first_deployed"],
+        "last_deployed": r["info"]["last_deployed"],
+        "description": r["info"]["description"],
+        "chart": chart["name"],
+        "chart_version": chart["version"],
+        "app_version": chart["appVersion"],
+    })
+}
+
+fn label<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    obj["metadata"]["labels"][key].as_str()
+}
+
+/// helm, kustomize or legacy, from the marks each leaves behind.
+pub fn flavour(
+    workloads: &[&Value],
+    configmaps: &[Value],
+    secrets: &[Value],
+) -> Option<&'static str> {
+    let helm = workloads.iter().any(|o| {
+        label(o, "helm.sh/chart").is_some()
+            || label(o, "app.kubernetes.io/managed-by") == Some("Helm")
+    }) || secrets
+        .iter()
+        .any(|s| s["type"].as_str() == Some("helm.sh/release.v1"));
+    if helm {
+        return Some("helm");
+    }
+    let cm = |name: &str| {
+        configmaps
+            .iter()
+            .find(|c| c["metadata"]["name"].as_str() == Some(name))
+    };
+    if cm("sourcegraph-kustomize-build-config").is_some()
+        || cm("sourcegraph-frontend-env").is_some_and(|c| c["data"]["DEPLOY_TYPE"].is_string())
+    {
+        return Some("kustomize");
+    }
+    // The legacy manifests set the frontend's environment inline.
+    let frontend = workloads.iter().find(|o| {
+        o["kind"].as_str() == Some("Deployment")
+            && o["metadata"]["name"].as_str() == Some("sourcegraph-frontend")
+    })?;
+    let inline_env = frontend["spec"]["template"]["spec"]["containers"]
+        .as_array()?
+        .iter()
+        .any(|c| {
+            c["env"].as_array().is_some_and(|e| {
+                e.iter()
+                    .any(|v| v["name"] == "PGHOST" || v["name"] == "DEPLOY_TYPE")
+            })
+        });
+    inline_env.then_some("legacy")
+}
+
+/// The Sourcegraph version is the frontend image's tag.
+pub fn version(workloads: &[&Value], pods: &[Value]) -> Option<String> {
+    let images = workloads
+        .iter()
+        .copied()
+        .flat_map(|w| containers(&w["spec"]["template"]["spec"]))
+        .chain(pods.iter().flat_map(|p| containers(&p["spec"])))
+        .filter_map(|c| c["image"].as_str());
+    for image in images {
+        let no_digest = image.split('@').next().unwrap_or(image);
+        if let Some((repo, tag)) = no_digest.rsplit_once(':')
+            && !tag.contains('/')
+            && !tag.is_empty()
+            && repo.ends_with("/frontend")
+        {
+            return Some(tag.to_string());
+        }
+    }
+    None
+}
+
+fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
+    spec["containers"].as_array().into_iter().flatten()
+}
+
+fn event_time(e: &Value) -> i64 {
+    [
+        &e["lastTimestamp"],
+        &e["eventTime"],
+        &e["series"]["lastObservedTime"],
+        &e["firstTimestamp"],
+        &e["metadata"]["creationTimestamp"],
+    ]
+    .into_iter()
+    .filter_map(Value::as_str)
+    .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    .map(|t| t.timestamp_micros())
+    .max()
+    .unwrap_or(0)
+}
+
+/// Oldest first, so the story reads downwards and ends with the newest.
+pub fn sort_events(events: &mut [Value]) {
+    events.sort_by_key(event_time);
+}
+
+/// The newest `FailedScheduling` message for each pod.
+pub fn scheduling_messages(events: &[Value]) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for e in events {
+        if e["reason"] != "FailedScheduling" || e["involvedObject"]["kind"] != "Pod" {
+            continue;
+        }
+        let (Some(pod), Some(msg)) = (e["involvedObject"]["name"].as_str(), e["message"].as_str())
+        else {
+            continue;
+        };
+        let t = event_time(e);
+        if out.get(pod).is_none_or(|(old, _)| t >= *old) {
+            out.insert(pod.to_string(), (t, msg.to_string()));
+        }
+    }
+    out.into_iter().map(|(k, (_, m))| (k, m)).collect()
+}
+
+/// What support reads about a node; the image list and the rest of the
+/// status are noise at this size.
+pub fn node_facts(n: &Value) -> Value {
+    let status = &n["status"];
+    json!({
+        "name": n["metadata"]["name"],
+        "labels": n["metadata"]["labels"],
+        "unschedulable": n["spec"]["unschedulable"],
+        "taints": n["spec"]["taints"],
+        "capacity": status["capacity"],
+        "allocatable": status["allocatable"],
+        "conditions": status["conditions"],
+        "nodeInfo": status["nodeInfo"],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn helm_secret(name: &str, release: &Value) -> Value {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&serde_json::to_vec(release).unwrap()).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let helm = b64.encode(gz.finish().unwrap());
+        json!({"metadata": {"name": name}, "type": "helm.sh/release.v1",
+               "data": {"release": b64.encode(helm)}})
+    }
+
+    #[test]
+    fn helm_release_round_trip_and_newest() {
+        let r = json!({"name": "sg", "version": 3, "config": {"a": 1}});
+        let s3 = helm_secret("sh.helm.release.v1.sg.v3", &r);
+        let s10 = helm_secret("sh.helm.release.v1.sg.v10", &json!({"config": {"b": 2}}));
+        let secrets = vec![s3, s10];
+        let newest = newest_helm_releases(&secrets);
+        assert_eq!(newest.len(), 1);
+        assert_eq!((newest[0].0.as_str(), newest[0].1), ("sg", 10));
+        assert_eq!(decode_helm_release(&secrets[0]).unwrap()["config"]["a"], 1);
+        assert!(decode_helm_release(&json!({"data": {"release": "!!"}})).is_err());
+    }
+
+    #[test]
+    fn secret_shape_keeps_no_values() {
+        let s = json!({"metadata": {"name": "x", "annotations": {"note": "hunter2"}},
+                       "type": "Opaque", "data": {"password": "aHVudGVyMg=="}});
+        let shape = secret_shape(&s).to_string();
+        assert!(
+            !shape.contains("aHVudGVyMg") && !shape.contains("hunter2"),
+            "{shape}"
+        );
+        assert!(
+            shape.contains(r#"{"bytes":7,"name":"password"}"#),
+            "{shape}"
+        );
+    }
+
+    #[test]
+    fn events_sort_across_time_fields() {
+        let mut ev = vec![
+            json!({"lastTimestamp": "2025-01-01T00:00:05Z", "n": 2}),
+            json!({"eventTime": "2025-01-01T00:00:01.500000Z", "n": 1}),
+            json!({"metadata": {"creationTimestamp": "2024-12-31T00:00:00Z"}, "n": 0}),
+        ];
+        sort_events(&mut ev);
+        let order: Vec<i64> = ev.iter().map(|e| e["n"].as_i64().unwrap()).collect();
+        assert_eq!(order, [0, 1, 2]);
+    }
+}
