@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::summary::{Row, Summary};
-use super::{Ctx, Options, TailBuffer};
+use super::{Ctx, Options, TailBuffer, path_segment};
 use crate::UsageError;
 use crate::bundle::format::{Deployment, DeploymentType, FileKind};
 
@@ -454,15 +454,7 @@ pub async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     let summary = Summary {
         rows: facts.iter().map(row).collect(),
     };
-    sink.json("summary.json", FileKind::Metadata, &summary)
-        .await?;
-    sink.bytes(
-        "summary.txt",
-        FileKind::Metadata,
-        summary.to_text().into_bytes(),
-    )
-    .await?;
-    Ok(())
+    sink.summary(&summary).await
 }
 
 fn version_of(cs: &[ContainerSummary]) -> Option<String> {
@@ -488,7 +480,7 @@ async fn container(docker: &Docker, ctx: &Ctx, c: &ContainerSummary) -> Result<C
     let opts = &ctx.opts;
     let name = name_of(c);
     let id = c.id.clone().unwrap_or_else(|| name.clone());
-    let base = format!("docker/containers/{}", safe(&name));
+    let base = format!("docker/containers/{}", path_segment(&name));
     ctx.progress.detail(&format!("container {name}"));
 
     let inspect = match timed(
@@ -588,24 +580,6 @@ async fn container(docker: &Docker, ctx: &Ctx, c: &ContainerSummary) -> Result<C
         inspect,
         stats,
     })
-}
-
-/// Names become path segments: keep them boring.
-fn safe(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match s.as_str() {
-        "" | "." | ".." => "_".into(),
-        _ => s,
-    }
 }
 
 fn row(f: &ContainerFacts) -> Row {
@@ -924,7 +898,7 @@ async fn compose_files(ctx: &Ctx, cs: &[ContainerSummary]) -> Result<()> {
     for (i, f) in files.iter().enumerate() {
         let base = Path::new(f)
             .file_name()
-            .map(|b| safe(&b.to_string_lossy()))
+            .map(|b| path_segment(&b.to_string_lossy()))
             .unwrap_or_else(|| "compose.yaml".into());
         match tokio::fs::read(f).await {
             Ok(data) => {
@@ -1129,7 +1103,7 @@ async fn server_extras(docker: &Docker, ctx: &Ctx, f: &ContainerFacts) -> Result
                 let rel = path
                     .trim_start_matches('/')
                     .split('/')
-                    .map(safe)
+                    .map(path_segment)
                     .collect::<Vec<_>>()
                     .join("/");
                 let mut tail = TailBuffer::new(cap);
@@ -1157,7 +1131,11 @@ fn untar(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
         // The archive's root is the `sourcegraph` directory itself.
         let rel = path.trim_start_matches("./");
         let rel = rel.strip_prefix("sourcegraph/").unwrap_or(rel);
-        let rel: Vec<String> = rel.split('/').filter(|s| !s.is_empty()).map(safe).collect();
+        let rel: Vec<String> = rel
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(path_segment)
+            .collect();
         if rel.is_empty() {
             continue;
         }
@@ -1183,7 +1161,7 @@ mod tests {
             "registry.acme.com:5000/sourcegraph/server:6.1"
         ));
         assert!(!is_server_image("sourcegraph/frontend:6.1"));
-        assert_eq!(safe("../x y"), ".._x_y");
-        assert_eq!(safe(".."), "_");
+        assert_eq!(path_segment("../x y"), ".._x_y");
+        assert_eq!(path_segment(".."), "_");
     }
 }

@@ -286,6 +286,14 @@ impl Sink {
         self.bytes(path, kind, data).await
     }
 
+    /// The at-a-glance `summary.json` and `summary.txt` every collector writes.
+    pub async fn summary(&self, summary: &summary::Summary) -> Result<()> {
+        self.json("summary.json", FileKind::Metadata, summary)
+            .await?;
+        let text = summary.to_text().into_bytes();
+        self.bytes("summary.txt", FileKind::Metadata, text).await
+    }
+
     /// Opens a streamed artifact; write it to the end before sending more.
     pub async fn stream(&self, path: &str, kind: FileKind) -> Result<ChannelWriter> {
         let meta = self.meta(path, kind)?;
@@ -526,6 +534,24 @@ impl TailBuffer {
         .into_bytes();
         res.extend_from_slice(&out[cut..]);
         res
+    }
+}
+
+/// Names (containers, pods, files) become path segments: keep them boring.
+pub fn path_segment(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match s.as_str() {
+        "" | "." | ".." => "_".into(),
+        _ => s,
     }
 }
 

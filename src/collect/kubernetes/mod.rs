@@ -23,7 +23,7 @@ use self::client::{Access, ConnectError, ErrorKind, Kube, KubeError, list_path};
 use self::objects::KindSpec;
 use self::pods::{LogJob, VolumeUse};
 use super::summary::Summary;
-use super::{Ctx, Options};
+use super::{Ctx, Options, path_segment};
 use crate::UsageError;
 use crate::bundle::format::{Deployment, DeploymentType, FileKind};
 
@@ -339,15 +339,7 @@ pub async fn collect(t: Target, ctx: Ctx) -> Result<()> {
             .flat_map(|p| pods::rows(p, &usage, &scheduling))
             .collect(),
     };
-    sink.json("summary.json", FileKind::Metadata, &summary)
-        .await?;
-    sink.bytes(
-        "summary.txt",
-        FileKind::Metadata,
-        summary.to_text().into_bytes(),
-    )
-    .await?;
-    Ok(())
+    sink.summary(&summary).await
 }
 
 async fn write_lists(ctx: &Ctx, lists: &Lists, ns: &str) -> Result<()> {
@@ -408,7 +400,7 @@ async fn helm_values(ctx: &Ctx, secrets: &[Value]) -> Result<()> {
         let target = format!("helm/{release}");
         match objects::decode_helm_release(secret) {
             Ok(r) => {
-                let base = format!("kubernetes/helm/{}", pods::safe(&release));
+                let base = format!("kubernetes/helm/{}", path_segment(&release));
                 let values = r.get("config").cloned().unwrap_or(json!({}));
                 ctx.sink
                     .json(&format!("{base}/values.json"), FileKind::Config, &values)

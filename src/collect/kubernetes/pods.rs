@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::client::{Access, Kube};
 use crate::bundle::format::FileKind;
 use crate::collect::summary::Row;
-use crate::collect::{Ctx, TailBuffer};
+use crate::collect::{Ctx, TailBuffer, path_segment};
 
 /// One log to read: a container's current or previous instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,29 +81,11 @@ pub fn log_jobs(pod: &Pod) -> Vec<LogJob> {
     out
 }
 
-/// Names become path segments: keep them boring.
-pub fn safe(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match s.as_str() {
-        "" | "." | ".." => "_".into(),
-        _ => s,
-    }
-}
-
 pub fn log_path(j: &LogJob) -> String {
     format!(
         "kubernetes/pods/{}/{}{}.log",
-        safe(&j.pod),
-        safe(&j.container),
+        path_segment(&j.pod),
+        path_segment(&j.container),
         if j.previous { ".previous" } else { "" }
     )
 }
