@@ -230,8 +230,10 @@ pub fn flavour(
         .iter()
         .any(|c| {
             c["env"].as_array().is_some_and(|e| {
-                e.iter()
-                    .any(|v| v["name"] == "PGHOST" || v["name"] == "DEPLOY_TYPE")
+                // A literal value; kustomize's come from its ConfigMap.
+                e.iter().any(|v| {
+                    (v["name"] == "PGHOST" || v["name"] == "DEPLOY_TYPE") && v["value"].is_string()
+                })
             })
         });
     inline_env.then_some("legacy")
@@ -322,6 +324,37 @@ pub fn node_facts(n: &Value) -> Value {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn flavour_from_the_marks_each_deployment_leaves() {
+        let frontend = |env: Value, labels: Value| {
+            serde_json::json!({
+                "kind": "Deployment",
+                "metadata": {"name": "sourcegraph-frontend", "labels": labels},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": "frontend", "image": "index.docker.io/sourcegraph/frontend:6.12.5040", "env": env}
+                ]}}}
+            })
+        };
+        let inline = serde_json::json!([{"name": "PGHOST", "value": "pgsql"}, {"name": "SRC_GIT_SERVERS", "value": "gitserver-0:3178"}]);
+        let from_cm = serde_json::json!([{"name": "PGHOST", "valueFrom": {"configMapKeyRef": {"name": "sourcegraph-frontend-env", "key": "PGHOST"}}}]);
+        let legacy = frontend(inline.clone(), serde_json::json!({"deploy": "sourcegraph"}));
+        assert_eq!(flavour(&[&legacy], &[], &[]), Some("legacy"));
+
+        let kustomized = frontend(from_cm, serde_json::json!({"deploy": "sourcegraph"}));
+        let env_cm = serde_json::json!({"metadata": {"name": "sourcegraph-frontend-env"}, "data": {"DEPLOY_TYPE": "kustomize"}});
+        assert_eq!(flavour(&[&kustomized], &[env_cm], &[]), Some("kustomize"));
+        // Neither marks: no guess.
+        assert_eq!(flavour(&[&kustomized], &[], &[]), None);
+
+        let helm = frontend(
+            inline,
+            serde_json::json!({"deploy": "sourcegraph", "helm.sh/chart": "sourcegraph-6.12.5040"}),
+        );
+        assert_eq!(flavour(&[&helm], &[], &[]), Some("helm"));
+        let release = serde_json::json!({"type": "helm.sh/release.v1", "metadata": {"name": "sh.helm.release.v1.sourcegraph.v3"}});
+        assert_eq!(flavour(&[&legacy], &[], &[release]), Some("helm"));
+    }
 
     fn helm_secret(name: &str, release: &Value) -> Value {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
