@@ -186,13 +186,18 @@ impl RuleSet {
     }
 
     /// Which regex rules to run on `line`, and whether to look for
-    /// key/value pairs, judged by keyword hits alone.
+    /// key/value pairs, judged by keyword hits alone. `key_hits` gets where
+    /// key-rule keywords start: a secret key must contain one, so only the
+    /// pairs around them need looking at (unless a key rule has no
+    /// keywords: then every pair is looked at, and `key_hits` is empty).
     pub(crate) fn candidates(
         &self,
         line: &[u8],
         lower: &mut Vec<u8>,
         regexes: &mut Vec<usize>,
+        key_hits: &mut Vec<usize>,
     ) -> bool {
+        key_hits.clear();
         regexes.clear();
         regexes.extend_from_slice(&self.always);
         let mut keys = self.keys_always;
@@ -208,7 +213,12 @@ impl RuleSet {
                         regexes.push(i);
                     }
                 }
-                Wants::Keys => keys = true,
+                Wants::Keys => {
+                    keys = true;
+                    if !self.keys_always {
+                        key_hits.push(m.start());
+                    }
+                }
             }
         }
         regexes.sort_unstable();

@@ -61,6 +61,7 @@ pub struct LineRedactor {
     rules: Arc<RuleSet>,
     marker: Marker,
     candidates: Vec<usize>,
+    key_hits: Vec<usize>,
     lower: Vec<u8>,
     spans: Vec<Span>,
     locs: Vec<Option<regex::bytes::CaptureLocations>>,
@@ -73,6 +74,7 @@ impl LineRedactor {
             rules,
             marker,
             candidates: Vec::new(),
+            key_hits: Vec::new(),
             lower: Vec::new(),
             spans: Vec::new(),
             locs,
@@ -114,9 +116,12 @@ impl LineRedactor {
     /// The secrets in `line`: sorted, non-overlapping, never a marker.
     pub(crate) fn find(&mut self, line: &[u8]) -> &[Span] {
         self.spans.clear();
-        let keys = self
-            .rules
-            .candidates(line, &mut self.lower, &mut self.candidates);
+        let keys = self.rules.candidates(
+            line,
+            &mut self.lower,
+            &mut self.candidates,
+            &mut self.key_hits,
+        );
         for &i in &self.candidates {
             let rule = &self.rules.regex_rules[i];
             let locs = self.locs[i].get_or_insert_with(|| rule.regex.capture_locations());
@@ -143,43 +148,75 @@ impl LineRedactor {
     }
 
     fn find_key_values(&mut self, line: &[u8]) {
-        let mut at = 0;
         let has_marker = memmem::find(line, super::marker::PREFIX).is_some();
-        while let Some(caps) = KV.captures_at(line, at) {
-            let key = caps.name("key").expect("group");
-            // The next look starts at the separator, which may bound the
-            // next key: in `OTEL_EXPORTER_OTLP_HEADERS=api-key=abc` the value
-            // is itself a pair.
-            at = caps.name("sep").expect("group").start();
-            let Ok(key_text) = std::str::from_utf8(key.as_bytes()) else {
-                continue;
-            };
-            if !self.rules.key_may_match(key_text) {
+        if self.key_hits.is_empty() {
+            // Every pair (a key rule without keywords is loaded).
+            let mut at = 0;
+            while let Some(caps) = KV.captures_at(line, at) {
+                // The next look starts at the separator, which may bound
+                // the next key: in `OTEL_EXPORTER_OTLP_HEADERS=api-key=abc`
+                // the value is itself a pair.
+                at = caps.name("sep").expect("group").start();
+                self.key_value(line, &caps, has_marker);
+            }
+            return;
+        }
+        // Only the pairs whose key holds a keyword: look from the start of
+        // the word around each hit.
+        let mut hits = std::mem::take(&mut self.key_hits);
+        hits.sort_unstable();
+        let mut done_until = 0;
+        for &hit in &hits {
+            if hit < done_until {
                 continue;
             }
-            // `[REDACTED:url-password:1a2b3c4d]` is a marker, not a pair.
-            if has_marker && inside_marker(line, key.start()) {
-                continue;
-            }
-            let Some(rule) = self.rules.secret_key_index(key_text) else {
-                continue;
-            };
-            let whole = caps.get(0).expect("match");
-            let at_line_start = line[..key.start()]
+            let word = line[..hit]
                 .iter()
-                .all(|b| matches!(b, b' ' | b'\t' | b'-' | b'"' | b'\''));
-            let colon = caps.name("sep").is_some_and(|s| s.as_bytes() == b":");
-            if let Some((s, mut e)) = value_span(line, whole.end(), at_line_start && colon) {
-                // `https://x-access-token:SECRET@host/path`: the key is the
-                // user of a URL, so the value is its password and ends at
-                // `@`; the host and path stay.
-                if line[..key.start()].ends_with(b"://")
-                    && let Some(i) = memchr::memchr(b'@', &line[s..e])
-                {
-                    e = s + i;
+                .rposition(|b| !is_key_byte(*b))
+                .map_or(0, |i| i + 1);
+            let from = word.saturating_sub(1);
+            if let Some(caps) = KV.captures_at(line, from) {
+                let key = caps.name("key").expect("group");
+                if key.start() <= hit && hit < key.end() {
+                    self.key_value(line, &caps, has_marker);
+                    done_until = key.end();
                 }
-                push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
             }
+        }
+        self.key_hits = hits;
+    }
+
+    /// One `key<sep>value` match: a span when the key is a secret's.
+    fn key_value(&mut self, line: &[u8], caps: &regex::bytes::Captures<'_>, has_marker: bool) {
+        let key = caps.name("key").expect("group");
+        let Ok(key_text) = std::str::from_utf8(key.as_bytes()) else {
+            return;
+        };
+        if !self.rules.key_may_match(key_text) {
+            return;
+        }
+        // `[REDACTED:url-password:1a2b3c4d]` is a marker, not a pair.
+        if has_marker && inside_marker(line, key.start()) {
+            return;
+        }
+        let Some(rule) = self.rules.secret_key_index(key_text) else {
+            return;
+        };
+        let whole = caps.get(0).expect("match");
+        let at_line_start = line[..key.start()]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'-' | b'"' | b'\''));
+        let colon = caps.name("sep").is_some_and(|s| s.as_bytes() == b":");
+        if let Some((s, mut e)) = value_span(line, whole.end(), at_line_start && colon) {
+            // `https://x-access-token:SECRET@host/path`: the key is the
+            // user of a URL, so the value is its password and ends at
+            // `@`; the host and path stay.
+            if line[..key.start()].ends_with(b"://")
+                && let Some(i) = memchr::memchr(b'@', &line[s..e])
+            {
+                e = s + i;
+            }
+            push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
         }
     }
 }
@@ -275,6 +312,11 @@ fn push_span(spans: &mut Vec<Span>, line: &[u8], mut s: usize, mut e: usize, rul
 }
 
 /// True when `pos` falls inside an earlier `[REDACTED:...]` marker.
+/// Bytes a key is made of (the KV pattern's key class).
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
 fn inside_marker(line: &[u8], pos: usize) -> bool {
     match memmem::rfind(&line[..pos], super::marker::PREFIX) {
         Some(i) => !line[i..pos].contains(&b']'),
