@@ -716,3 +716,41 @@ fn the_bulk_fast_path_equals_the_line_pass_at_any_buffer_size() {
         );
     }
 }
+
+/// Looking only at pairs around key-rule keywords must find what looking
+/// at every pair finds. A loaded key rule without keywords (one that never
+/// matches) makes the line pass look at every pair: the two must agree.
+#[test]
+fn pairs_near_keywords_find_what_every_pair_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never.yaml");
+    std::fs::write(
+        &never,
+        "rules:\n  - id: never-matches\n    description: forces every pair to be looked at\n    key: '^$'\n",
+    )
+    .unwrap();
+    let marker = Marker::with_key([9; 32]);
+    let near = Redactor::with_marker(RuleSet::defaults(), marker.clone());
+    let every = Redactor::with_marker(RuleSet::load(&[never], &[]).unwrap(), marker);
+    let corpus = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/redaction/corpus/logs/frontend.log"
+    ))
+    .unwrap();
+    let extra = [
+        "cache key computed for shard; apiKey=abc123def secret_key: s3cr3t",
+        "OTEL_EXPORTER_OTLP_HEADERS=api-key=abc,x-token=def PGPASSWORD=pw1 --password=pw2",
+        "{\"db.password\":\"pw3\",\"nested\":\"{\\\"token\\\":\\\"pw4\\\"}\",\"keyspace\":\"k1\"}",
+        "https://x-access-token:pw5@github.com/acme/widgets key=value KEY_FILE=/etc/key",
+        "password password=pw6 passwordless=true mykey:pw7 [REDACTED:x:00000000] token=",
+    ];
+    let mut checked = 0;
+    for l in corpus.lines().chain(extra) {
+        let (a, ca) = line(&near, l);
+        let (b, cb) = line(&every, l);
+        assert_eq!(a, b, "line: {l}");
+        assert_eq!(ca, cb, "line: {l}");
+        checked += usize::from(a != l);
+    }
+    assert!(checked > 20, "the lines hold secrets: {checked} changed");
+}
