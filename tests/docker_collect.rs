@@ -699,6 +699,9 @@ fn permission_denied_on_the_socket_says_what_to_do() {
         .arg(env!("CARGO_BIN_EXE_sg-debug"))
         .args(["collect", "-c", "other", "-o", "b.zip"])
         .current_dir(work.path())
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", work.path())
         .output()
         .expect("setpriv (util-linux)");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -16,17 +16,25 @@ pub struct Run {
 }
 
 pub fn sg(args: &[&str], cwd: &Path) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_sg-debug"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running sg-debug");
+    let out: Output = command(cwd).args(args).output().expect("running sg-debug");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// sg-debug in `cwd`, blind to the developer's own Kubernetes
+/// configuration: a kubeconfig in $HOME must never send a test's
+/// collection to a real cluster.
+pub fn command(cwd: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sg-debug"));
+    c.current_dir(cwd)
+        .stdin(Stdio::null())
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", cwd);
+    c
 }
 
 pub fn sha256(b: &[u8]) -> String {
