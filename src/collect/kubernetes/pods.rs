@@ -149,7 +149,6 @@ pub async fn fetch_log(kube: &Kube, ctx: &Ctx, ns: &str, j: &LogJob) -> anyhow::
         }
     }
     drop(body);
-    drop(permit);
     if let Some(e) = failed {
         ctx.rec.error(
             &target,
@@ -157,9 +156,16 @@ pub async fn fetch_log(kube: &Kube, ctx: &Ctx, ns: &str, j: &LogJob) -> anyhow::
         );
     }
     ctx.progress.detail(&format!("log {target}"));
-    ctx.sink
+    // The permit is held until the packager took the log: a tail waiting
+    // for it counts against --concurrency, so memory stays bounded by the
+    // cap times (concurrency + the channel's depth) when redaction is
+    // slower than the network.
+    let sent = ctx
+        .sink
         .bytes(&log_path(j), FileKind::Log, tail.finish())
-        .await
+        .await;
+    drop(permit);
+    sent
 }
 
 /// Container usage from metrics.k8s.io, by (pod, container).
