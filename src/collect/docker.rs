@@ -992,11 +992,14 @@ async fn exec(
             opts.timeout.as_secs()
         ),
     }
-    let exit_code = docker
-        .inspect_exec(&created.id)
-        .await
-        .ok()
-        .and_then(|i| i.exit_code);
+    let exit_code = timed(
+        opts,
+        &format!("exec in {container}"),
+        docker.inspect_exec(&created.id),
+    )
+    .await
+    .ok()
+    .and_then(|i| i.exit_code);
     Ok(ExecOutput {
         stdout,
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
