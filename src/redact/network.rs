@@ -269,9 +269,10 @@ fn keep_ip(ip: &str) -> bool {
 fn keep_host(host: &str) -> bool {
     let h = host.to_ascii_lowercase();
     h.ends_with(".invalid")
-        || PUBLIC
-            .iter()
-            .any(|p| h == *p || h.ends_with(&format!(".{p}")))
+        || PUBLIC.iter().any(|p| {
+            h.strip_suffix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        })
 }
 
 /// Wraps an already-redacted body; lines are rewritten as they stream.
