@@ -97,6 +97,29 @@ impl Drop for Cleanup {
     }
 }
 
+impl Cleanup {
+    /// `docker run -d --network none --name NAME FLAGS sourcegraph/IMAGE:VERSION
+    /// sh -c SCRIPT`; the container is removed when the test ends.
+    fn run(&mut self, name: &str, image: &str, flags: &[&str], script: &str) {
+        let image = format!("sourcegraph/{image}:{VERSION}");
+        let mut args = vec!["run", "-d", "--network", "none", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend([image.as_str(), "sh", "-c", script]);
+        docker(&args);
+        self.containers.push(name.to_string());
+    }
+}
+
+/// Waits until SCRIPT inside the container touched /tmp/ready.
+fn wait_ready(what: &str, container: &str) {
+    wait_for(what, || {
+        Command::new("docker")
+            .args(["exec", container, "test", "-f", "/tmp/ready"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+}
+
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
@@ -145,15 +168,7 @@ fn compose_deployment(prefix: &str) -> Compose {
     let config_files = format!("{},{}", main.display(), over.display());
     let run = |cleanup: &mut Cleanup, service: &str, image: &str, extra: &[&str], script: &str| {
         let name = format!("{project}-{service}-1");
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "-d".into(),
-            "--network".into(),
-            "none".into(),
-            "--name".into(),
-            name.clone(),
-        ];
-        for l in [
+        let labels = [
             format!("com.docker.compose.project={project}"),
             format!("com.docker.compose.service={service}"),
             format!("com.docker.compose.project.config_files={config_files}"),
@@ -161,16 +176,13 @@ fn compose_deployment(prefix: &str) -> Compose {
                 "com.docker.compose.project.working_dir={}",
                 dir.path().display()
             ),
-        ] {
-            args.push("--label".into());
-            args.push(l);
-        }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args.push(format!("sourcegraph/{image}:{VERSION}"));
-        args.extend(["sh".into(), "-c".into(), script.into()]);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        docker(&refs);
-        cleanup.containers.push(name.clone());
+        ];
+        let mut flags: Vec<&str> = labels
+            .iter()
+            .flat_map(|l| ["--label", l.as_str()])
+            .collect();
+        flags.extend_from_slice(extra);
+        cleanup.run(&name, image, &flags, script);
         name
     };
     run(
@@ -229,12 +241,7 @@ fn compose_deployment(prefix: &str) -> Compose {
             .unwrap_or(0)
             >= 1
     });
-    wait_for("gitserver to fill its volume", || {
-        Command::new("docker")
-            .args(["exec", &gitserver, "test", "-f", "/tmp/ready"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    wait_ready("gitserver to fill its volume", &gitserver);
     Compose {
         project,
         dir,
@@ -467,21 +474,13 @@ fn logs_are_bounded_by_size_keeping_the_newest() {
     let project = unique("capped");
     let mut cleanup = Cleanup::default();
     let name = format!("{project}-frontend-1");
-    docker(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--name",
+    let label = format!("com.docker.compose.project={project}");
+    cleanup.run(
         &name,
-        "--label",
-        &format!("com.docker.compose.project={project}"),
-        &format!("sourcegraph/frontend:{VERSION}"),
-        "sh",
-        "-c",
+        "frontend",
+        &["--label", &label],
         "i=0; while [ $i -lt 3000 ]; do echo \"line $i of a chatty frontend log\"; i=$((i+1)); done; echo LAST-LINE; sleep 3600",
-    ]);
-    cleanup.containers.push(name.clone());
+    );
     wait_for("the log to be written", || {
         docker(&["logs", "--tail", "1", &name]).contains("LAST-LINE")
     });
@@ -518,25 +517,8 @@ fn server_container_is_collected_inside_and_out() {
          i=0; while [ $i -lt 2000 ]; do echo \"gitserver line $i\"; i=$((i+1)); done > /var/opt/sourcegraph/logs/gitserver.log; \
          echo 'server: all services up'; touch /tmp/ready; sleep 3600"
     );
-    docker(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--name",
-        &name,
-        &format!("sourcegraph/server:{VERSION}"),
-        "sh",
-        "-c",
-        &script,
-    ]);
-    cleanup.containers.push(name.clone());
-    wait_for("the server container to be ready", || {
-        Command::new("docker")
-            .args(["exec", &name, "test", "-f", "/tmp/ready"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    cleanup.run(&name, "server", &[], &script);
+    wait_ready("the server container to be ready", &name);
     let work = tempfile::tempdir().unwrap();
     let (r, bundle) = collect(
         work.path(),
@@ -643,21 +625,8 @@ fn pure_docker_containers_are_collected_on_request() {
     let mut cleanup = Cleanup::default();
     for (svc, image) in [("sourcegraph-frontend-0", "frontend"), ("pgsql", "pgsql")] {
         let name = format!("{prefix}-{svc}");
-        docker(&[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            &name,
-            "-e",
-            &format!("PGPASSWORD={PG_PASSWORD}"),
-            &format!("sourcegraph/{image}:{VERSION}"),
-            "sh",
-            "-c",
-            "echo up; sleep 3600",
-        ]);
-        cleanup.containers.push(name);
+        let env = format!("PGPASSWORD={PG_PASSWORD}");
+        cleanup.run(&name, image, &["-e", &env], "echo up; sleep 3600");
     }
     let work = tempfile::tempdir().unwrap();
     let (r, bundle) = collect(work.path(), &["--pure-docker"]);
