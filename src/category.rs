@@ -132,20 +132,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// `sg-debug categories`.
-pub fn print(json: bool) -> anyhow::Result<std::process::ExitCode> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(CATEGORIES)?);
-    } else {
-        let width = CATEGORIES.iter().map(|c| c.id.len()).max().unwrap_or(0);
-        for c in CATEGORIES {
-            println!("{:width$}  {}", c.id, c.description);
-            println!("{:width$}  e.g. {}", "", c.symptoms);
-        }
-    }
-    Ok(std::process::ExitCode::SUCCESS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ pub struct Partial {
 
 impl Partial {
     pub fn new(path: PathBuf) -> Partial {
+        cleanup::register(&path);
         Partial { path: Some(path) }
     }
 
@@ -51,6 +52,7 @@ impl Partial {
     /// Renames the partial into `dest` and stops guarding it.
     pub fn commit(mut self, dest: &Path) -> Result<()> {
         let p = self.path.take().expect("commit once");
+        cleanup::unregister(&p);
         fs::rename(&p, dest)
             .with_context(|| format!("renaming {} to {}", p.display(), dest.display()))
     }
@@ -59,11 +61,53 @@ impl Partial {
 impl Drop for Partial {
     fn drop(&mut self) {
         if let Some(p) = self.path.take() {
+            cleanup::unregister(&p);
             if p.is_dir() {
                 let _ = fs::remove_dir_all(&p);
             } else {
                 let _ = fs::remove_file(&p);
             }
         }
+    }
+}
+
+/// Paths to remove if the process must exit at once (a second Ctrl-C):
+/// `std::process::exit` runs no destructors, so `Partial` and the spool
+/// directory register here while they exist.
+pub mod cleanup {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    fn paths() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+        PATHS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn register(p: &Path) {
+        paths().push(p.to_path_buf());
+    }
+
+    pub fn unregister(p: &Path) {
+        let mut v = paths();
+        if let Some(i) = v.iter().rposition(|x| x == p) {
+            v.remove(i);
+        }
+    }
+
+    /// Removes every registered path, then exits with `code`.
+    pub fn exit(code: i32) -> ! {
+        for p in paths().drain(..) {
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = std::fs::remove_dir_all(&p);
+                }
+                Ok(_) => {
+                    let _ = std::fs::remove_file(&p);
+                }
+                Err(_) => {}
+            }
+        }
+        std::process::exit(code)
     }
 }

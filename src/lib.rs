@@ -1,14 +1,28 @@
 //! sg-debug: collector -> redactor -> packager, and `inspect` to read what
-//! the packager wrote. Each stage is a module; `main.rs` only dispatches.
+//! the packager wrote. Each stage is a module and depends only on the
+//! stages above it in this list (`tests/architecture.rs` checks it;
+//! `docs/architecture.md` explains it):
+//!
+//! 0. `category`, `fsutil`, this file: plain data and helpers
+//! 1. `artifact`: what collectors yield, and the rules for its names
+//! 2. `redact`: the only road from an artifact to something writable
+//! 3. `bundle`: format, sealed manifest, contracts, writer, reader
+//! 4. `collect`, `inspect`: the work
+//! 5. `commands`: command-line arguments to typed options, and output
+
+pub mod category;
+pub mod fsutil;
 
 pub mod artifact;
-pub mod bundle;
-pub mod category;
-pub mod cli;
-pub mod collect;
-pub mod fsutil;
-pub mod inspect;
+
 pub mod redact;
+
+pub mod bundle;
+
+pub mod collect;
+pub mod inspect;
+
+pub mod commands;
 
 use std::fmt;
 

@@ -1,20 +1,16 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sg_debug::cli::{Cli, Command};
-use sg_debug::{UsageError, category, collect, inspect, redact};
+use sg_debug::UsageError;
+use sg_debug::commands::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Collect(args) => collect::run(args),
-        Command::Inspect(args) => inspect::run(args),
-        Command::Categories { json } => category::print(json),
-        Command::Report(args) => inspect::report::run(args),
-        Command::Redact(args) => redact::command::run(args),
-    };
-    match result {
+    match commands::run(cli) {
         Ok(code) => code,
+        // A reader that went away (`sg-debug inspect B --list | head`)
+        // is not an error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<UsageError>().is_some() {
@@ -24,4 +20,11 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -1,8 +1,13 @@
-//! The bundle: format (manifest and naming rules), writer (the packager)
-//! and reader (for `inspect` and `report`).
+//! Stage 3, the bundle: its format (manifest, naming rules, sealing), the
+//! files other stages read (the contracts: `summary`, `sizes`), the writer
+//! (the packager) and the reader (for `inspect`, `report` and `redact`).
+//! Depends on `artifact` and `redact`, never on collectors or commands.
 
 pub mod format;
 pub mod reader;
+pub mod seal;
+pub mod sizes;
+pub mod summary;
 pub mod writer;
 
 pub use format::{BundlePath, FileKind, Manifest};

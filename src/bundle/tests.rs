@@ -23,6 +23,10 @@ fn artifact(path: &str, kind: FileKind, body: impl Read + Send + 'static) -> Red
     )
 }
 
+fn redactor() -> crate::redact::Redactor {
+    crate::redact::Redactor::new(crate::redact::rules::RuleSet::load(&[], &[]).unwrap())
+}
+
 fn manifest() -> Manifest {
     Manifest {
         format_version: FORMAT_VERSION,
@@ -80,6 +84,8 @@ fn write_sample(dest: &Path) -> Manifest {
         "sg-debug-search-20261125T040506Z",
         m.created_at,
         false,
+        redactor(),
+        false,
     )
     .unwrap();
     // Added out of order: the bundle must still list them sorted.
@@ -100,7 +106,7 @@ fn write_sample(dest: &Path) -> Manifest {
     .unwrap();
     w.add(artifact("empty.txt", FileKind::Metadata, io::empty()))
         .unwrap();
-    let (_, written) = w.finish(m, None).unwrap();
+    let (_, written) = w.finish(m).unwrap();
     written
 }
 
@@ -192,7 +198,7 @@ fn failed_artifact_is_dropped_whole_and_writing_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("b.zip");
     let m = manifest();
-    let mut w = BundleWriter::create(&dest, "top", m.created_at, false).unwrap();
+    let mut w = BundleWriter::create(&dest, "top", m.created_at, false, redactor(), false).unwrap();
     w.add(artifact("a.log", FileKind::Log, &b"first\n"[..]))
         .unwrap();
     let err = w
@@ -207,7 +213,7 @@ fn failed_artifact_is_dropped_whole_and_writing_goes_on() {
         .unwrap();
     w.add(artifact("z.log", FileKind::Log, &b"last\n"[..]))
         .unwrap();
-    w.finish(m, None).unwrap();
+    w.finish(m).unwrap();
     let mut b = Bundle::open(&dest).unwrap();
     assert_eq!(b.read_entry("broken.log").unwrap(), b"retry\n");
     assert_eq!(b.verify().problems, Vec::<String>::new());
@@ -218,7 +224,7 @@ fn duplicate_names_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest();
     let mut w =
-        BundleWriter::create(&dir.path().join("b.zip"), "top", m.created_at, false).unwrap();
+        BundleWriter::create(&dir.path().join("b.zip"), "top", m.created_at, false, redactor(), false).unwrap();
     w.add(artifact("a.log", FileKind::Log, &b"1"[..])).unwrap();
     let err = w
         .add(artifact("a.log", FileKind::Log, &b"2"[..]))
@@ -235,15 +241,15 @@ fn existing_output_needs_force() {
     let dest = dir.path().join("b.zip");
     std::fs::write(&dest, b"precious").unwrap();
     let at = manifest().created_at;
-    let err = BundleWriter::create(&dest, "top", at, false).err().unwrap();
+    let err = BundleWriter::create(&dest, "top", at, false, redactor(), false).err().unwrap();
     assert!(
         err.to_string().contains("already exists; pass --force"),
         "{err}"
     );
     assert_eq!(std::fs::read(&dest).unwrap(), b"precious");
-    BundleWriter::create(&dest, "top", at, true)
+    BundleWriter::create(&dest, "top", at, true, redactor(), false)
         .unwrap()
-        .finish(manifest(), None)
+        .finish(manifest())
         .unwrap();
     Bundle::open(&dest).unwrap();
 }
@@ -252,7 +258,7 @@ fn existing_output_needs_force() {
 fn abandoned_writer_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("b.zip");
-    let mut w = BundleWriter::create(&dest, "top", manifest().created_at, false).unwrap();
+    let mut w = BundleWriter::create(&dest, "top", manifest().created_at, false, redactor(), false).unwrap();
     w.add(artifact("a.log", FileKind::Log, &b"1"[..])).unwrap();
     drop(w);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

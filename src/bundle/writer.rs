@@ -4,6 +4,11 @@
 //! already-compressed bytes without recompressing them. Both files are
 //! `.partial` until the final rename, so a crash or error never leaves
 //! something that looks like a finished bundle.
+//!
+//! What reaches disk is only ever redacted: entries arrive as
+//! `RedactedArtifact`s, which only the redaction pass can make, and the
+//! manifest is sealed (see `seal.rs`) here, after its last field is filled
+//! and before it is serialized; the leak scan then re-reads both.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -17,10 +22,10 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::format::{FileRecord, LeakScan, MANIFEST_NAME, Manifest};
-use crate::fsutil::{create_private, with_suffix};
-use crate::redact::RedactedArtifact;
+use super::seal::SealedManifest;
+use crate::fsutil::{cleanup, create_private, with_suffix};
 use crate::redact::scan;
-use crate::redact::text::LineRedactor;
+use crate::redact::{RedactedArtifact, Redactor};
 
 pub struct BundleWriter {
     dest: PathBuf,
@@ -32,17 +37,23 @@ pub struct BundleWriter {
     files: Vec<FileRecord>,
     seen: HashSet<String>,
     finished: bool,
+    redactor: Redactor,
+    leak_scan: bool,
 }
 
 impl BundleWriter {
     /// Prepares to write `dest`. Refuses an existing `dest` unless `force`.
     /// `stem` is the top folder every entry lives under; `created_at` is
     /// stamped on every entry so the same input gives the same bytes.
+    /// `redactor` seals the manifest and, with `leak_scan`, re-reads
+    /// everything written.
     pub fn create(
         dest: &Path,
         stem: &str,
         created_at: DateTime<Utc>,
         force: bool,
+        redactor: Redactor,
+        leak_scan: bool,
     ) -> Result<BundleWriter> {
         if dest.is_dir() {
             bail!(
@@ -60,6 +71,8 @@ impl BundleWriter {
         let partial = with_suffix(dest, ".partial");
         let spool_path = with_suffix(dest, ".entries.partial");
         let spool = create_private(&spool_path)?;
+        cleanup::register(&spool_path);
+        cleanup::register(&partial);
         let stamp = zip::DateTime::from_date_and_time(
             created_at.year().clamp(1980, 2107) as u16,
             created_at.month() as u8,
@@ -85,6 +98,8 @@ impl BundleWriter {
             files: Vec::new(),
             seen: HashSet::new(),
             finished: false,
+            redactor,
+            leak_scan,
         })
     }
 
@@ -130,14 +145,11 @@ impl BundleWriter {
         Ok(self.files.last().expect("just pushed"))
     }
 
-    /// Writes the final bundle and returns its path. `manifest.files` is
-    /// filled in here from what was actually written; with `scanner`, every
-    /// written entry is re-read for secrets first and the result recorded.
-    pub fn finish(
-        mut self,
-        mut manifest: Manifest,
-        scanner: Option<&mut LineRedactor>,
-    ) -> Result<(PathBuf, Manifest)> {
+    /// Writes the final bundle and returns its path and the manifest as
+    /// written. `draft.files` is filled in here from what was actually
+    /// written; then the manifest is sealed, and with the leak scan every
+    /// entry and the sealed manifest are re-read for secrets first.
+    pub fn finish(mut self, mut draft: Manifest) -> Result<(PathBuf, Manifest)> {
         let spool = self.spool.take().expect("finish twice");
         let spool = spool
             .finish()
@@ -146,7 +158,9 @@ impl BundleWriter {
         drop(spool);
         let mut files = std::mem::take(&mut self.files);
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        manifest.files = files;
+        draft.files = files;
+        draft.leak_scan = None;
+        let mut manifest = SealedManifest::seal(draft, &self.redactor);
 
         let mut src =
             ZipArchive::new(File::open(&self.spool_path)?).context("re-reading the entry spool")?;
@@ -155,16 +169,20 @@ impl BundleWriter {
             .collect::<Result<_, zip::result::ZipError>>()
             .context("re-reading the entry spool")?;
         order.sort();
-        if let Some(red) = scanner {
+        if self.leak_scan {
+            let mut red = self.redactor.line_redactor();
             let mut hits = Vec::new();
             for (name, i) in &order {
                 let rel = name.split_once('/').map_or(name.as_str(), |(_, r)| r);
                 let entry = BufReader::new(src.by_index(*i)?);
-                scan::scan(red, rel, entry, &mut hits)
+                scan::scan(&mut red, rel, entry, &mut hits)
                     .with_context(|| format!("re-reading {rel} for the leak scan"))?;
             }
-            manifest.leak_scan = Some(LeakScan {
-                files: order.len() as u64,
+            let json = manifest_json(&manifest)?;
+            scan::scan(&mut red, MANIFEST_NAME, json.as_slice(), &mut hits)
+                .context("re-reading the manifest for the leak scan")?;
+            manifest.set_leak_scan(LeakScan {
+                files: order.len() as u64 + 1,
                 hits,
             });
         }
@@ -172,8 +190,7 @@ impl BundleWriter {
         let out = create_private(&self.partial)?;
         let mut zip = ZipWriter::new(BufWriter::new(out));
         zip.start_file(format!("{}/{MANIFEST_NAME}", self.stem), self.options)?;
-        serde_json::to_writer_pretty(&mut zip, &manifest)?;
-        zip.write_all(b"\n")?;
+        zip.write_all(&manifest_json(&manifest)?)?;
         for (_, i) in order {
             zip.raw_copy_file(src.by_index_raw(i)?)?;
         }
@@ -192,9 +209,15 @@ impl BundleWriter {
             )
         })?;
         self.finished = true;
-        let _ = fs::remove_file(&self.spool_path);
-        Ok((self.dest.clone(), manifest))
+        Ok((self.dest.clone(), manifest.into_inner()))
     }
+}
+
+/// The only way a manifest becomes bytes in a bundle.
+fn manifest_json(m: &SealedManifest) -> Result<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(m.get())?;
+    out.push(b'\n');
+    Ok(out)
 }
 
 impl Drop for BundleWriter {
@@ -205,6 +228,8 @@ impl Drop for BundleWriter {
             let _ = fs::remove_file(&self.partial);
         }
         let _ = fs::remove_file(&self.spool_path);
+        cleanup::unregister(&self.partial);
+        cleanup::unregister(&self.spool_path);
     }
 }
 

@@ -1,67 +1,39 @@
-//! Which collector runs: the flags decide when they name a deployment
-//! kind; otherwise Kubernetes is tried when a kube config is available,
-//! then Docker.
+//! Which deployment collector runs: the flags decide when they name a
+//! deployment kind; otherwise Kubernetes is tried when a kube config is
+//! available, then Docker.
 
 use anyhow::{Result, anyhow};
 
 use super::kubernetes::client::ConnectError;
-use super::{Ctx, Options, docker, kubernetes};
+use super::{Collector, DeploymentChoice, Options, docker, kubernetes};
 use crate::UsageError;
-use crate::cli::DeploymentArg;
 
-pub enum Target {
-    Docker(docker::Target),
-    Kubernetes(kubernetes::Target),
-}
-
-impl Target {
-    /// The collector's name in the manifest.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Target::Docker(_) => docker::NAME,
-            Target::Kubernetes(_) => kubernetes::NAME,
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Docker(t) => t.describe(),
-            Target::Kubernetes(t) => t.describe(),
-        }
-    }
-
-    pub async fn collect(self, ctx: Ctx) -> Result<()> {
-        match self {
-            Target::Docker(t) => docker::collect(t, ctx).await,
-            Target::Kubernetes(t) => kubernetes::collect(t, ctx).await,
-        }
-    }
-}
+type Found = Box<dyn Collector>;
 
 const KUBE_HINT: &str = "--deployment kubernetes (with --kubeconfig, --context or -n)";
 const DOCKER_HINT: &str = "--deployment docker (with --docker-host, --project or --container)";
 
-pub async fn detect(opts: &Options) -> Result<Target> {
+pub async fn detect(opts: &Options) -> Result<Found> {
     match opts.deployment {
-        DeploymentArg::Docker => Ok(Target::Docker(docker::detect(opts).await?)),
-        DeploymentArg::Kubernetes => match kubernetes::detect(opts).await {
-            Ok(t) => Ok(Target::Kubernetes(t)),
+        DeploymentChoice::Docker => Ok(Box::new(docker::detect(opts).await?)),
+        DeploymentChoice::Kubernetes => match kubernetes::detect(opts).await {
+            Ok(t) => Ok(Box::new(t)),
             Err(ConnectError::NotConfigured) => Err(anyhow!(
                 "no Kubernetes configuration: --kubeconfig not given, KUBECONFIG unset, no ~/.kube/config and not running in a cluster; pass --kubeconfig FILE"
             )),
             Err(ConnectError::Failed(e)) => Err(e),
         },
-        DeploymentArg::Auto => auto(opts).await,
+        DeploymentChoice::Auto => auto(opts).await,
     }
 }
 
 /// Kubernetes first when configured; Docker otherwise or when Kubernetes
 /// has no Sourcegraph. A choice the user must make (several deployments)
 /// is passed on as it is.
-async fn auto(opts: &Options) -> Result<Target> {
+async fn auto(opts: &Options) -> Result<Found> {
     let kube_err = if kubernetes::config_available() {
         match kubernetes::detect(opts).await {
-            Ok(t) => return Ok(Target::Kubernetes(t)),
+            Ok(t) => return Ok(Box::new(t)),
             Err(ConnectError::Failed(e)) if e.downcast_ref::<UsageError>().is_some() => {
                 return Err(e);
             }
@@ -72,7 +44,7 @@ async fn auto(opts: &Options) -> Result<Target> {
         None
     };
     let docker_err = match docker::detect(opts).await {
-        Ok(t) => return Ok(Target::Docker(t)),
+        Ok(t) => return Ok(Box::new(t)),
         Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
         Err(e) => e,
     };

@@ -1,14 +1,31 @@
 //! Collection options, parsed from the command line once and shared by
 //! every collector; recorded in the manifest as given after defaults.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+/// Which kind of deployment to collect from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentChoice {
+    /// Kubernetes when a kube config is available, then Docker.
+    Auto,
+    Kubernetes,
+    Docker,
+}
 
-use super::OptionRecord;
-use crate::UsageError;
-use crate::cli::{CollectArgs, DeploymentArg};
+impl DeploymentChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentChoice::Auto => "auto",
+            DeploymentChoice::Kubernetes => "kubernetes",
+            DeploymentChoice::Docker => "docker",
+        }
+    }
+}
+
+/// Option name to value, for the manifest.
+pub type OptionRecord = BTreeMap<String, serde_json::Value>;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -23,9 +40,8 @@ pub struct Options {
     pub pure_docker: bool,
     pub obfuscate_network: bool,
     pub no_exec: bool,
-    pub verbose: bool,
     /// Which collector to use, after checking the flags agree.
-    pub deployment: DeploymentArg,
+    pub deployment: DeploymentChoice,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
@@ -35,48 +51,6 @@ pub struct Options {
 pub const MAX_LOG_CAP: u64 = 1 << 30;
 
 impl Options {
-    pub fn from_args(a: &CollectArgs) -> Result<Options> {
-        let usage = |m: String| anyhow::Error::from(UsageError(m));
-        let max_log_bytes = parse_size(&a.max_log_bytes)
-            .map_err(|e| usage(format!("--max-log-bytes {}: {e}", a.max_log_bytes)))?;
-        if max_log_bytes == 0 || max_log_bytes > MAX_LOG_CAP {
-            return Err(usage(format!(
-                "--max-log-bytes {}: must be between 1 byte and 1GiB",
-                a.max_log_bytes
-            )));
-        }
-        if a.concurrency == 0 || a.concurrency > 64 {
-            return Err(usage(format!(
-                "--concurrency {}: must be between 1 and 64",
-                a.concurrency
-            )));
-        }
-        let deployment = deployment_choice(a)?;
-        let dur =
-            |flag: &str, v: &str| parse_duration(v).map_err(|e| usage(format!("{flag} {v}: {e}")));
-        Ok(Options {
-            since: dur("--since", &a.since)?,
-            max_log_bytes,
-            concurrency: a.concurrency,
-            timeout: dur("--timeout", &a.timeout)?,
-            deadline: dur("--deadline", &a.deadline)?,
-            docker_host: a
-                .docker_host
-                .clone()
-                .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())),
-            project: a.project.clone(),
-            container: a.container.clone(),
-            pure_docker: a.pure_docker,
-            obfuscate_network: a.obfuscate_network,
-            no_exec: a.no_exec,
-            verbose: a.verbose,
-            deployment,
-            kubeconfig: a.kubeconfig.clone(),
-            context: a.context.clone(),
-            namespace: a.namespace.clone(),
-        })
-    }
-
     pub fn record(&self) -> OptionRecord {
         let mut m = OptionRecord::new();
         m.insert("since_seconds".into(), self.since.as_secs().into());
@@ -89,12 +63,7 @@ impl Options {
         if self.pure_docker {
             m.insert("pure_docker".into(), true.into());
         }
-        let deployment = match self.deployment {
-            DeploymentArg::Auto => "auto",
-            DeploymentArg::Kubernetes => "kubernetes",
-            DeploymentArg::Docker => "docker",
-        };
-        m.insert("deployment".into(), deployment.into());
+        m.insert("deployment".into(), self.deployment.as_str().into());
         let kubeconfig = self.kubeconfig.as_ref().map(|p| p.display().to_string());
         for (k, v) in [
             ("docker_host", &self.docker_host),
@@ -109,46 +78,6 @@ impl Options {
             }
         }
         m
-    }
-}
-
-/// Kubernetes flags and Docker flags name different deployments: a
-/// command line with both is a mistake, not a choice to guess at.
-fn deployment_choice(a: &CollectArgs) -> Result<DeploymentArg> {
-    let kube: Vec<&str> = [
-        (a.kubeconfig.is_some(), "--kubeconfig"),
-        (a.context.is_some(), "--context"),
-        (a.namespace.is_some(), "--namespace"),
-    ]
-    .into_iter()
-    .filter_map(|(given, flag)| given.then_some(flag))
-    .collect();
-    let docker: Vec<&str> = [
-        (a.docker_host.is_some(), "--docker-host"),
-        (a.project.is_some(), "--project"),
-        (a.container.is_some(), "--container"),
-        (a.pure_docker, "--pure-docker"),
-    ]
-    .into_iter()
-    .filter_map(|(given, flag)| given.then_some(flag))
-    .collect();
-    let clash = |a: &[&str], b: &[&str]| {
-        Err(UsageError(format!(
-            "{} cannot be combined with {}: the first is for Kubernetes, the second for Docker; keep the flags of the deployment you want to collect",
-            a.join(", "),
-            b.join(", ")
-        ))
-        .into())
-    };
-    match a.deployment {
-        DeploymentArg::Auto if !kube.is_empty() && !docker.is_empty() => clash(&kube, &docker),
-        DeploymentArg::Auto if !kube.is_empty() => Ok(DeploymentArg::Kubernetes),
-        DeploymentArg::Auto if !docker.is_empty() => Ok(DeploymentArg::Docker),
-        DeploymentArg::Kubernetes if !docker.is_empty() => {
-            clash(&["--deployment kubernetes"], &docker)
-        }
-        DeploymentArg::Docker if !kube.is_empty() => clash(&kube, &["--deployment docker"]),
-        d => Ok(d),
     }
 }
 

@@ -1,84 +1,15 @@
-//! `sg-debug inspect`: answer "what is this bundle" in a few lines, and
-//! give scripts the same as JSON.
-
-pub mod report;
+//! Stage 4, reading a bundle for people: "what is this bundle" in a few
+//! lines, the figures behind it, the entry list, and the leak scan.
+//! `commands::inspect` chooses which and prints it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{self, Write};
-use std::process::ExitCode;
+use std::io;
 
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::bundle::{Bundle, Manifest};
-use crate::cli::InspectArgs;
-
-pub fn run(args: InspectArgs) -> Result<ExitCode> {
-    let mut bundle = Bundle::open(&args.bundle)?;
-    if args.json {
-        let out = serde_json::json!({
-            "bundle": bundle.path(),
-            "manifest": bundle.manifest(),
-            "derived": Derived::of(bundle.manifest()),
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else if args.list {
-        print!("{}", list(&bundle));
-    } else if let Some(name) = &args.cat {
-        let stdout = io::stdout();
-        let mut lock = stdout.lock();
-        bundle.copy_entry(name, &mut lock)?;
-        lock.flush()?;
-    } else if args.verify {
-        let v = bundle.verify();
-        if v.problems.is_empty() {
-            println!(
-                "{}: OK, {} files match their SHA-256 and size in the manifest",
-                bundle.path(),
-                v.checked
-            );
-        } else {
-            for p in &v.problems {
-                eprintln!("MISMATCH {p}");
-            }
-            eprintln!(
-                "error: {}: {} problem(s) in {} listed files; the bundle was altered or damaged after it was written",
-                bundle.path(),
-                v.problems.len(),
-                v.checked
-            );
-            return Ok(ExitCode::FAILURE);
-        }
-    } else if args.scan {
-        let redactor = crate::redact::Redactor::from_args(&args.rules)?;
-        let (files, hits) = scan(&mut bundle, &redactor)?;
-        if hits.is_empty() {
-            println!(
-                "{}: no secrets found in {files} files by {} rules",
-                bundle.path(),
-                redactor.rules().loaded.len()
-            );
-        } else {
-            for h in &hits {
-                eprintln!("LEAK {}:{}: matches rule {}", h.path, h.line, h.rule);
-            }
-            eprintln!(
-                "error: {}: {} possible secret(s) in {files} files; do not share this bundle until they are removed (sg-debug redact {} -o NEW.zip)",
-                bundle.path(),
-                hits.len(),
-                bundle.path()
-            );
-            return Ok(ExitCode::FAILURE);
-        }
-    } else if let Some(dir) = &args.extract {
-        let n = bundle.extract(dir)?;
-        println!("extracted {n} files into {}", dir.display());
-    } else {
-        print!("{}", summary(&bundle));
-    }
-    Ok(ExitCode::SUCCESS)
-}
 
 /// Re-reads every entry, the manifest included, with the detection rules.
 pub fn scan(

@@ -1,9 +1,8 @@
-//! The redaction pass: the only road from a collector's `Artifact` to the
-//! packager. `RedactedArtifact` has private fields and no public
+//! Stage 2, the redaction pass: the only road from a collector's
+//! `Artifact` to the packager. Depends on `artifact` only. `RedactedArtifact` has private fields and no public
 //! constructor, so code outside this module cannot hand the packager
 //! anything that did not pass through `Redactor::redact`.
 
-pub mod command;
 pub mod marker;
 pub mod network;
 pub mod rules;
@@ -119,11 +118,6 @@ pub struct Redactor {
 }
 
 impl Redactor {
-    /// The rules named on the command line, with a fresh marker key.
-    pub fn from_args(args: &crate::cli::RuleArgs) -> anyhow::Result<Redactor> {
-        Ok(Redactor::new(RuleSet::load(&args.rules, &args.disable)?))
-    }
-
     pub fn new(rules: RuleSet) -> Redactor {
         Redactor {
             rules: Arc::new(rules),
@@ -169,26 +163,6 @@ impl Redactor {
         match &self.network {
             Some(n) => n.obfuscate(&text, &RedactionCounts::default()),
             None => text,
-        }
-    }
-
-    /// The manifest's free text (ticket, note, where the deployment is,
-    /// option values, error messages) can carry secrets and addresses too.
-    pub fn manifest_fields(&self, m: &mut crate::bundle::format::Manifest) {
-        let text = |s: &mut String| *s = self.redact_text(s);
-        m.incident.ticket.as_mut().map(text);
-        m.incident.note.as_mut().map(text);
-        m.deployment.location.values_mut().for_each(text);
-        for v in m.options.values_mut() {
-            if let serde_json::Value::String(s) = v {
-                text(s);
-            }
-        }
-        for c in &mut m.collectors {
-            for e in &mut c.errors {
-                text(&mut e.target);
-                text(&mut e.message);
-            }
         }
     }
 

@@ -26,7 +26,7 @@ pub fn scan(
 ) -> io::Result<u64> {
     // The manifest's per-file counts (`"url-password": 2,`) are written by
     // sg-debug from rule ids; they look like secrets to the key rules.
-    let manifest = path == crate::bundle::format::MANIFEST_NAME;
+    let manifest = path == crate::artifact::name::MANIFEST_NAME;
     let mut line = Vec::new();
     let mut n = 0u64;
     loop {

@@ -5,7 +5,7 @@ use super::marker::Marker;
 use super::rules::RuleSet;
 use super::*;
 use crate::artifact::{Artifact, ArtifactMeta, Body};
-use crate::bundle::format::{BundlePath, FileKind};
+use crate::artifact::{BundlePath, FileKind};
 
 fn redactor() -> Redactor {
     Redactor::with_marker(RuleSet::defaults(), Marker::with_key([7; 32]))

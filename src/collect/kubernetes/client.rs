@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::UsageError;
 use crate::collect::Options;
+use crate::collect::parts::exec::{Bounded, MAX_STDERR, OutputSink};
 
 /// Why no client could be made. `NotConfigured` is the one case where
 /// auto-detection quietly moves on to Docker.
@@ -323,7 +324,10 @@ impl Kube {
                 .map_err(|e| self.convert(&a, e))?;
             let status = p.take_status();
             // Both pipes at once: a full stderr must not stall stdout.
-            let (out, err) = tokio::join!(read_all(p.stdout()), read_all(p.stderr()));
+            let (out, err) = tokio::join!(
+                read_bounded(p.stdout(), MAX_EXEC_STDOUT),
+                read_bounded(p.stderr(), MAX_STDERR)
+            );
             let status = match status {
                 Some(s) => s.await,
                 None => None,
@@ -338,11 +342,11 @@ impl Kube {
                         "`{}` in {pod}/{container} failed: {} {}",
                         cmd.join(" "),
                         s.message.unwrap_or_default(),
-                        String::from_utf8_lossy(&err).trim()
+                        err.text().trim()
                     ),
                 });
             }
-            Ok(String::from_utf8_lossy(&out).into_owned())
+            Ok(out.text())
         };
         match tokio::time::timeout(self.timeout, run).await {
             Ok(r) => r,
@@ -355,13 +359,22 @@ impl Kube {
 }
 
 /// Reads a pipe of an exec to the end, keeping at most 4 MiB.
-async fn read_all<R: tokio::io::AsyncRead + Unpin>(r: Option<R>) -> Vec<u8> {
+/// `df` of a few mounts prints a few hundred bytes; anything longer is
+/// not what was asked for.
+const MAX_EXEC_STDOUT: usize = 4 << 20;
+
+async fn read_bounded<R: tokio::io::AsyncRead + Unpin>(r: Option<R>, limit: usize) -> Bounded {
     use tokio::io::AsyncReadExt;
-    let mut buf = Vec::new();
-    if let Some(r) = r {
-        let _ = r.take(4 << 20).read_to_end(&mut buf).await;
+    let mut out = Bounded::new(limit);
+    if let Some(mut r) = r {
+        let mut buf = vec![0u8; 16 << 10];
+        while let Ok(n) = r.read(&mut buf).await {
+            if n == 0 || !out.push(&buf[..n]).unwrap_or(false) {
+                break;
+            }
+        }
     }
-    buf
+    out
 }
 
 /// A 403 in words: what is missing, who lacks it, and the two kubectl

@@ -12,9 +12,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::client::{Access, Kube};
-use crate::bundle::format::FileKind;
-use crate::collect::summary::Row;
-use crate::collect::{Ctx, TailBuffer, path_segment};
+use crate::artifact::FileKind;
+use crate::bundle::summary::Row;
+use crate::collect::Ctx;
+use crate::collect::parts::path_segment;
+use crate::collect::parts::tail::read_log;
 
 /// One log to read: a container's current or previous instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,51 +123,38 @@ pub async fn fetch_log(kube: &Kube, ctx: &Ctx, ns: &str, j: &LogJob) -> anyhow::
         group: "",
         namespace: Some(ns),
     };
-    let (permit, mut body) = match kube.stream(access, req).await {
+    let (permit, body) = match kube.stream(access, req).await {
         Ok(s) => s,
         Err(e) => {
             ctx.rec.error(&target, e.message);
             return Ok(());
         }
     };
-    let mut tail = TailBuffer::new(ctx.opts.max_log_bytes as usize);
-    let mut buf = vec![0u8; 64 << 10];
-    let mut failed = None;
-    loop {
-        match tokio::time::timeout(ctx.opts.timeout, body.read(&mut buf)).await {
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => tail.push(&buf[..n]),
-            Ok(Err(e)) => {
-                failed = Some(e.to_string());
-                break;
+    let mut tail = ctx.log_tail()?;
+    // The body as a stream of chunks, for the reader both collectors share.
+    let chunks = futures_util::stream::unfold(
+        (body, vec![0u8; 64 << 10]),
+        |(mut body, mut buf)| async move {
+            match body.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    let chunk = buf[..n].to_vec();
+                    Some((Ok(chunk), (body, buf)))
+                }
+                Err(e) => Some((Err(e), (body, buf))),
             }
-            Err(_) => {
-                failed = Some(format!(
-                    "the log stream stalled for {}s (raise --timeout)",
-                    ctx.opts.timeout.as_secs()
-                ));
-                break;
-            }
-        }
-    }
-    drop(body);
-    if let Some(e) = failed {
-        ctx.rec.error(
-            &target,
-            format!("{e}; the bundle has the part read before the failure"),
-        );
+        },
+    );
+    let failed = read_log(chunks, &mut tail, ctx.opts.timeout).await;
+    // The log is on disk now: the request's permit can go, and memory
+    // does not depend on how long the packager takes to get to it.
+    drop(permit);
+    if let Some(why) = failed {
+        ctx.rec.error(&target, why);
     }
     ctx.progress.detail(&format!("log {target}"));
-    // The permit is held until the packager took the log: a tail waiting
-    // for it counts against --concurrency, so memory stays bounded by the
-    // cap times (concurrency + the channel's depth) when redaction is
-    // slower than the network.
-    let sent = ctx
-        .sink
-        .bytes(&log_path(j), FileKind::Log, tail.finish())
-        .await;
-    drop(permit);
-    sent
+    ctx.progress.log_done();
+    ctx.sink.tail(&log_path(j), FileKind::Log, tail).await
 }
 
 /// Container usage from metrics.k8s.io, by (pod, container).
@@ -377,33 +366,6 @@ pub fn claim_mounts(pod: &Pod) -> Vec<(String, String, String)> {
     out
 }
 
-#[derive(Debug, Serialize, PartialEq)]
-pub struct VolumeUse {
-    pub pod: String,
-    pub container: String,
-    pub claim: String,
-    pub mount_path: String,
-    pub size_bytes: u64,
-    pub used_bytes: u64,
-    pub available_bytes: u64,
-}
-
-/// `df -Pk` output: one line per mount after the header.
-pub fn parse_df(out: &str) -> BTreeMap<String, (u64, u64, u64)> {
-    let mut m = BTreeMap::new();
-    for line in out.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 6 {
-            continue;
-        }
-        let n = |i: usize| f[i].parse::<u64>().ok().map(|k| k * 1024);
-        if let (Some(size), Some(used), Some(avail)) = (n(1), n(2), n(3)) {
-            m.insert(f[5..].join(" "), (size, used, avail));
-        }
-    }
-    m
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,15 +378,5 @@ mod tests {
         assert_eq!(parse_quantity("1e3"), Some(1000.0));
         assert_eq!(parse_quantity("250000n"), Some(0.00025));
         assert_eq!(parse_quantity("lots"), None);
-    }
-
-    #[test]
-    fn df_output() {
-        let out = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/sdb          205375464  10485760 194889704       6% /data/repos\n";
-        let m = parse_df(out);
-        assert_eq!(
-            m["/data/repos"],
-            (205375464 * 1024, 10485760 * 1024, 194889704 * 1024)
-        );
     }
 }

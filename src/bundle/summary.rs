@@ -1,5 +1,7 @@
-//! The at-a-glance `summary` artifact every collector writes: one row per
-//! container (or pod container) with what support looks at first.
+//! Contract: `summary.json` (and its table, `summary.txt`), written by
+//! every deployment collector: one row per container (or pod container)
+//! with what support looks at first. `inspect` and later stages read it;
+//! `docs/bundle-format.md` documents it.
 
 use std::fmt::Write as _;
 

@@ -1,38 +1,6 @@
-//! What collectors yield: a named, typed body of bytes that has not been
-//! redacted yet. Nothing here can be written to disk; see `redact` for the
-//! only way an artifact becomes something the packager accepts.
+//! A body fed from another thread or task, read on the packager's thread.
 
 use std::io::Read;
-
-use crate::bundle::format::{BundlePath, FileKind};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactMeta {
-    pub path: BundlePath,
-    pub kind: FileKind,
-    /// Name of the collector that produced it, as recorded in the manifest.
-    pub collector: String,
-}
-
-pub enum Body {
-    Bytes(Vec<u8>),
-    /// Large or unbounded content (logs); read once, never held whole.
-    Stream(Box<dyn Read + Send>),
-}
-
-pub struct Artifact {
-    pub meta: ArtifactMeta,
-    pub body: Body,
-}
-
-impl Body {
-    pub fn into_reader(self) -> Box<dyn Read + Send> {
-        match self {
-            Body::Bytes(b) => Box::new(std::io::Cursor::new(b)),
-            Body::Stream(r) => r,
-        }
-    }
-}
 
 /// A body fed from elsewhere (a thread, or an async task streaming logs):
 /// the producer writes chunks into a `ChannelWriter`; a failure on its side

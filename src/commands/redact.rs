@@ -10,14 +10,47 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use super::rules::RuleSet;
-use super::{Outcome, Redactor};
+use clap::Args;
+
 use crate::UsageError;
 use crate::artifact::{self, Artifact, ArtifactMeta, Body};
 use crate::bundle::format::{BundlePath, FileKind, OmittedRecord};
 use crate::bundle::{Bundle, BundleWriter};
-use crate::cli::RedactCmdArgs;
 use crate::fsutil::{Partial, create_private, with_suffix};
+use crate::redact::rules::RuleSet;
+use crate::redact::{self as redaction, Outcome, Redactor};
+
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// File, directory or bundle (.zip) to redact; never modified
+    #[arg(value_name = "INPUT", required_unless_present = "list_rules")]
+    pub input: Option<PathBuf>,
+    /// Where to write the result; mirrors INPUT's shape
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "OUTPUT",
+        required_unless_present = "list_rules"
+    )]
+    pub output: Option<PathBuf>,
+    /// Replace OUTPUT if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// Print the rules in force and exit
+    #[arg(long)]
+    pub list_rules: bool,
+    /// With --list-rules: print JSON
+    #[arg(long, requires = "list_rules")]
+    pub json: bool,
+    /// Replace IP addresses, hostnames and email addresses with consistent
+    /// pseudonyms; the mapping goes to OUTPUT.network-map.json, beside the
+    /// output and never inside it
+    #[arg(long)]
+    pub obfuscate_network: bool,
+    #[command(flatten)]
+    pub rules: super::RuleArgs,
+}
+
 
 #[derive(Default)]
 struct Summary {
@@ -27,9 +60,9 @@ struct Summary {
     notes: Vec<(String, String)>,
 }
 
-pub fn run(args: RedactCmdArgs) -> Result<ExitCode> {
+pub fn run(args: RedactArgs) -> Result<ExitCode> {
     if args.list_rules {
-        let rules = RuleSet::load(&args.rules.rules, &args.rules.disable)?;
+        let rules = args.rules.rule_set()?;
         print_rules(&rules, args.json)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -37,7 +70,7 @@ pub fn run(args: RedactCmdArgs) -> Result<ExitCode> {
         (Some(i), Some(o)) => (i, o),
         _ => unreachable!("clap requires both without --list-rules"),
     };
-    let mut redactor = Redactor::from_args(&args.rules)?;
+    let mut redactor = args.rules.redactor()?;
     if args.obfuscate_network {
         redactor = redactor.obfuscating_network();
     }
@@ -106,7 +139,7 @@ fn is_zip(path: &Path) -> Result<bool> {
 }
 
 fn guess_kind(name: &str) -> FileKind {
-    match super::structured_format(name) {
+    match redaction::structured_format(name) {
         Some(_) => FileKind::Config,
         None => FileKind::Log,
     }
@@ -261,8 +294,14 @@ fn redact_bundle(redactor: &Redactor, input: &Path, output: &Path, force: bool) 
     let bundle = Bundle::open(input)?;
     let mut manifest = bundle.manifest().clone();
     let stem = bundle.top().to_string();
-    let mut writer = BundleWriter::create(output, &stem, manifest.created_at, force)?;
-    redactor.manifest_fields(&mut manifest);
+    let mut writer = BundleWriter::create(
+        output,
+        &stem,
+        manifest.created_at,
+        force,
+        redactor.clone(),
+        true,
+    )?;
     let records = std::mem::take(&mut manifest.files);
     let mut summary = Summary::default();
 
@@ -332,8 +371,7 @@ fn redact_bundle(redactor: &Redactor, input: &Path, output: &Path, force: bool) 
     reader
         .join()
         .map_err(|_| anyhow::anyhow!("the bundle reader thread panicked"))?;
-    let mut scanner = redactor.line_redactor();
-    let (_, written) = writer.finish(manifest, Some(&mut scanner))?;
+    let (_, written) = writer.finish(manifest)?;
     if let Some(scan) = &written.leak_scan {
         for h in &scan.hits {
             summary.notes.push((

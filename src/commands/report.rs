@@ -1,6 +1,9 @@
 //! `sg-debug report`: count bundles so the support team can see where
 //! triage effort goes. Only manifests are read; one bad bundle is listed,
 //! never fatal.
+//!
+//! The counting is small enough to live with its command; when the triage
+//! ledger arrives it moves to a stage module of its own.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,9 +14,24 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
+use clap::Args;
+
 use crate::bundle::{Bundle, Manifest};
 use crate::category::CATEGORIES;
-use crate::cli::ReportArgs;
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("format").multiple(false))]
+pub struct ReportArgs {
+    /// Bundles, or directories searched recursively for *.zip
+    #[arg(required = true, value_name = "DIR_OR_BUNDLE")]
+    pub inputs: Vec<PathBuf>,
+    /// Print as JSON
+    #[arg(long, group = "format")]
+    pub json: bool,
+    /// Print as CSV (dimension,value,bundles)
+    #[arg(long, group = "format")]
+    pub csv: bool,
+}
 
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Report {
