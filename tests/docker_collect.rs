@@ -413,14 +413,32 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
         .iter()
         .find(|v| v["name"] == format!("{p}_repos"))
         .expect("the named volume");
-    assert!(
-        repos["size_bytes"].as_u64().unwrap() >= 300 * 1024,
-        "{repos}"
-    );
     assert_eq!(
         repos["used_by"][0],
         format!("{p}-gitserver-0-1:/data/repos")
     );
+    // Its size, in the shape both collectors share; the engine's data
+    // root says how full the file system under local volumes is.
+    let disk = json(&e, "disk-usage.json");
+    let vols = disk["volumes"].as_array().unwrap();
+    let repos = vols
+        .iter()
+        .find(|v| v["name"] == format!("{p}_repos"))
+        .expect("the named volume's size");
+    assert_eq!(repos["kind"], "docker-volume");
+    assert!(
+        repos["used_bytes"].as_u64().unwrap() >= 300 * 1024,
+        "{repos}"
+    );
+    assert_eq!(
+        repos["mounted_by"][0],
+        format!("{p}-gitserver-0-1:/data/repos")
+    );
+    let root = vols
+        .iter()
+        .find(|v| v["kind"] == "host-path")
+        .expect("the data root");
+    assert!(root["capacity_bytes"].as_u64().unwrap() >= root["used_bytes"].as_u64().unwrap());
     assert!(e.contains_key("docker/images.json"));
     assert!(e.contains_key("docker/networks.json"));
     assert!(e.contains_key("docker/host/version.json"));
@@ -539,6 +557,15 @@ fn server_container_is_collected_inside_and_out() {
         !key.contains(SSH_KEY_LINE),
         "private keys never leave: {key}"
     );
+    let disk = json(&e, "disk-usage.json");
+    let data = disk["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "/var/opt/sourcegraph")
+        .expect("df of the data directory");
+    assert_eq!(data["kind"], "container-path");
+    assert!(data["capacity_bytes"].as_u64().unwrap() > 0, "{data}");
     let du = text(&e, "server/disk-usage.txt");
     assert!(du.contains("/var/opt/sourcegraph/repos"), "{du}");
     assert!(du.contains("Filesystem"), "df output: {du}");

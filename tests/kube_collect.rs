@@ -289,17 +289,23 @@ fn healthy_kustomize_deployment() {
     assert!(w.iter().any(|w| w["name"] == "gitserver"
         && w["replicas_desired"] == 1
         && w["replicas_ready"] == 1));
-    let vol = sizes["volume_usage"].as_array().unwrap();
+    // Claims' fill levels, in the shape both collectors share.
+    let disk = o.json("disk-usage.json");
+    let vol = disk["volumes"].as_array().unwrap();
     let repos = vol
         .iter()
-        .find(|v| v["claim"] == "repos-gitserver-0")
+        .find(|v| v["name"] == "repos-gitserver-0")
         .unwrap();
-    assert_eq!(repos["mount_path"], "/data/repos");
+    assert_eq!(repos["kind"], "persistent-volume-claim");
+    assert_eq!(repos["mounted_by"][0], "gitserver-0/gitserver:/data/repos");
     assert_eq!(repos["used_bytes"], 41943040u64 * 1024);
+    assert!(repos["capacity_bytes"].as_u64().unwrap() > 41943040u64 * 1024);
     assert!(
         vol.iter()
-            .any(|v| v["claim"] == "data-pgsql-0" && v["container"] == "pgsql")
+            .any(|v| v["name"] == "data-pgsql-0"
+                && v["source"].as_str().unwrap().ends_with("/pgsql"))
     );
+    assert!(sizes.get("volume_usage").is_none(), "one schema, one place");
     let fe_size = sizes["containers"]
         .as_array()
         .unwrap()
@@ -491,7 +497,7 @@ fn rbac_limits_are_recorded_with_how_to_grant_them() {
             .contains_key(&format!("kubernetes/pods/{FE}/frontend.log"))
     );
     assert_eq!(
-        o.json("kubernetes/sizes.json")["volume_usage"],
+        o.json("disk-usage.json")["notes"][0],
         "not measured: exec into pods is forbidden"
     );
     // The user sees the same on stderr.
@@ -577,8 +583,8 @@ fn no_exec_leaves_disk_use_unmeasured() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(o.errors().is_empty());
     assert_eq!(
-        o.json("kubernetes/sizes.json")["volume_usage"],
-        "not measured: --no-exec"
+        o.json("disk-usage.json"),
+        serde_json::json!({"volumes": [], "notes": ["not measured: --no-exec"]})
     );
 }
 

@@ -115,5 +115,4 @@ mod tests {
             assert!(BundlePath::new(bad).is_err(), "{bad:?} accepted");
         }
     }
-
 }

@@ -223,8 +223,15 @@ fn failed_artifact_is_dropped_whole_and_writing_goes_on() {
 fn duplicate_names_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest();
-    let mut w =
-        BundleWriter::create(&dir.path().join("b.zip"), "top", m.created_at, false, redactor(), false).unwrap();
+    let mut w = BundleWriter::create(
+        &dir.path().join("b.zip"),
+        "top",
+        m.created_at,
+        false,
+        redactor(),
+        false,
+    )
+    .unwrap();
     w.add(artifact("a.log", FileKind::Log, &b"1"[..])).unwrap();
     let err = w
         .add(artifact("a.log", FileKind::Log, &b"2"[..]))
@@ -241,7 +248,9 @@ fn existing_output_needs_force() {
     let dest = dir.path().join("b.zip");
     std::fs::write(&dest, b"precious").unwrap();
     let at = manifest().created_at;
-    let err = BundleWriter::create(&dest, "top", at, false, redactor(), false).err().unwrap();
+    let err = BundleWriter::create(&dest, "top", at, false, redactor(), false)
+        .err()
+        .unwrap();
     assert!(
         err.to_string().contains("already exists; pass --force"),
         "{err}"
@@ -258,7 +267,15 @@ fn existing_output_needs_force() {
 fn abandoned_writer_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("b.zip");
-    let mut w = BundleWriter::create(&dest, "top", manifest().created_at, false, redactor(), false).unwrap();
+    let mut w = BundleWriter::create(
+        &dest,
+        "top",
+        manifest().created_at,
+        false,
+        redactor(),
+        false,
+    )
+    .unwrap();
     w.add(artifact("a.log", FileKind::Log, &b"1"[..])).unwrap();
     drop(w);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -181,7 +181,10 @@ pub fn run(plan: Plan) -> Result<Collected> {
 
 /// Runs every collector to its end, the overall deadline or Ctrl-C;
 /// returns whether collection completed.
-async fn run_all(runs: Vec<(CollectorHandle, BoxFuture<'static, Result<()>>)>, opts: &Options) -> bool {
+async fn run_all(
+    runs: Vec<(CollectorHandle, BoxFuture<'static, Result<()>>)>,
+    opts: &Options,
+) -> bool {
     let handles: Vec<CollectorHandle> = runs.iter().map(|(h, _)| h.clone()).collect();
     let work = futures_util::future::join_all(runs.into_iter().map(|(rec, fut)| async move {
         if let Err(e) = fut.await {

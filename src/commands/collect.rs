@@ -101,7 +101,6 @@ pub enum DeploymentArg {
     Docker,
 }
 
-
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
     let category = resolve_category(args.category.as_deref())?;
     let options = options(&args)?;

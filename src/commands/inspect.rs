@@ -40,7 +40,6 @@ pub struct InspectArgs {
     pub rules: super::RuleArgs,
 }
 
-
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let mut bundle = Bundle::open(&args.bundle)?;
     if args.json {

@@ -51,7 +51,6 @@ pub struct RedactArgs {
     pub rules: super::RuleArgs,
 }
 
-
 #[derive(Default)]
 struct Summary {
     files: u64,

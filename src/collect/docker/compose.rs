@@ -61,4 +61,3 @@ pub async fn collect(ctx: &Ctx, cs: &[ContainerSummary]) -> Result<()> {
     }
     Ok(())
 }
-

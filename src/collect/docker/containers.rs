@@ -176,4 +176,3 @@ fn cpu_percent(s: &ContainerStatsResponse) -> Option<f64> {
     let cpus = cur.online_cpus.unwrap_or(1).max(1) as f64;
     (system > 0.0 && total >= 0.0).then(|| total / system * cpus * 100.0)
 }
-

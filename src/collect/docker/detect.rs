@@ -221,4 +221,3 @@ fn list_candidates(found: &[Candidate]) -> String {
         .map(|c| format!("\n  {}", c.describe()))
         .collect()
 }
-

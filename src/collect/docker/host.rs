@@ -117,4 +117,3 @@ pub async fn networks(docker: &Docker, ctx: &Ctx, facts: &[ContainerFacts]) -> R
         .json("docker/networks.json", FileKind::Metadata, &out)
         .await
 }
-

@@ -143,7 +143,11 @@ fn deployment(t: &Target) -> Deployment {
 
 /// The frontend's tag, else the server's, else any Sourcegraph image's.
 fn version_of(cs: &[ContainerSummary]) -> Option<String> {
-    let images = || cs.iter().filter_map(|c| c.image.as_deref()).map(ImageRef::parse);
+    let images = || {
+        cs.iter()
+            .filter_map(|c| c.image.as_deref())
+            .map(ImageRef::parse)
+    };
     let image_of = |want: &str| {
         images()
             .find(|i| i.is_sourcegraph(want))

@@ -101,7 +101,11 @@ pub async fn collect(
                     .push(format!("df of {DATA} in {name} printed nothing readable")),
             }
             ctx.sink
-                .bytes("server/disk-usage.txt", FileKind::Metadata, text.into_bytes())
+                .bytes(
+                    "server/disk-usage.txt",
+                    FileKind::Metadata,
+                    text.into_bytes(),
+                )
                 .await?
         }
         Err(e) => ctx.rec.error("server/disk-usage", format!("{e:#}")),
@@ -116,10 +120,23 @@ pub async fn collect(
     // fits, so the truncation notice is honest.
     let cap = ctx.opts.max_log_bytes;
     let ask = (cap + 1).to_string();
-    for path in list.text().lines().map(str::trim).filter(|l| l.starts_with('/')) {
+    for path in list
+        .text()
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('/'))
+    {
         let target = format!("server/logs{path}");
         let mut tail = ctx.tail(cap)?;
-        match exec(docker, &ctx.opts, name, &["tail", "-c", &ask, path], &mut tail).await {
+        match exec(
+            docker,
+            &ctx.opts,
+            name,
+            &["tail", "-c", &ask, path],
+            &mut tail,
+        )
+        .await
+        {
             Ok(status) if status.failed => ctx.rec.error(
                 &target,
                 format!("reading it failed: {}", status.stderr.trim()),
@@ -168,4 +185,3 @@ fn untar(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     }
     Ok(out)
 }
-

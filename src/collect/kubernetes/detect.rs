@@ -107,4 +107,3 @@ fn by_ns_text(m: &BTreeMap<String, Vec<Value>>) -> String {
         .map(|(ns, p)| format!("\n  -n {ns}  ({} pods)", p.len()))
         .collect()
 }
-

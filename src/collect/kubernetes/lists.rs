@@ -127,4 +127,3 @@ pub async fn helm_values(ctx: &Ctx, secrets: &[Value]) -> Result<()> {
     }
     Ok(())
 }
-

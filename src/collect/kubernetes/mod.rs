@@ -223,4 +223,3 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     };
     sink.summary(&summary).await
 }
-

@@ -69,12 +69,18 @@ mod tests {
         let r = ImageRef::parse("localhost:5000/sourcegraph/server");
         assert_eq!(r.tag, None);
         assert_eq!(r.repository, "localhost:5000/sourcegraph/server");
-        assert!(ImageRef::parse("registry.acme.com:5000/sourcegraph/server:6.1").is_sourcegraph("server"));
+        assert!(
+            ImageRef::parse("registry.acme.com:5000/sourcegraph/server:6.1")
+                .is_sourcegraph("server")
+        );
         assert!(!ImageRef::parse("acme/notsourcegraph/server:6.1").is_sourcegraph("server"));
         let r = ImageRef::parse("sourcegraph/frontend@sha256:abc");
         assert_eq!((r.tag, r.digest), (None, Some("sha256:abc")));
         assert_eq!(ImageRef::parse("busybox:").tag, None);
-        assert_eq!(ImageRef::parse("registry:5000/mirror/frontend:6.1").name(), "frontend");
+        assert_eq!(
+            ImageRef::parse("registry:5000/mirror/frontend:6.1").name(),
+            "frontend"
+        );
         assert_eq!(ImageRef::parse("frontend").name(), "frontend");
     }
 }

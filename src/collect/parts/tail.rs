@@ -8,9 +8,9 @@
 //! the kernel has it) inside a private directory beside the bundle: the
 //! file disappears when its last handle closes, whatever ends the process.
 
-use std::fs::File;
 #[cfg(test)]
 use std::fs;
+use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -116,7 +116,11 @@ impl TailSpool {
         self.pending = Vec::new();
         let kept = self.total.min(self.cap);
         let dropped = self.total - kept;
-        let start = if dropped > 0 { self.total % self.cap } else { 0 };
+        let start = if dropped > 0 {
+            self.total % self.cap
+        } else {
+            0
+        };
         let mut reader = TailReader {
             file: self.file,
             cap: self.cap,
@@ -270,9 +274,13 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_whole_lines() {
-        let out = String::from_utf8(spooled(&[b"line one\n", b"line two\nline three\n"], 12)).unwrap();
+        let out =
+            String::from_utf8(spooled(&[b"line one\n", b"line two\nline three\n"], 12)).unwrap();
         assert!(out.ends_with("]\nline three\n"), "{out}");
-        assert!(out.starts_with("[sg-debug: log truncated: the oldest 18 bytes"), "{out}");
+        assert!(
+            out.starts_with("[sg-debug: log truncated: the oldest 18 bytes"),
+            "{out}"
+        );
         assert_eq!(spooled(&[b"short\n"], 100), b"short\n");
         // One line longer than the cap: its tail is better than nothing.
         assert!(spooled(&[b"abcdefgh\n"], 4).ends_with(b"]\nfgh\n"));
@@ -283,15 +291,35 @@ mod tests {
     fn same_bytes_as_the_in_memory_tail_at_every_chunking() {
         let mut input = Vec::new();
         for i in 0..5000u32 {
-            input.extend_from_slice(format!("{{\"n\":{i},\"msg\":\"{}\"}}\n", "x".repeat((i % 97) as usize)).as_bytes());
+            input.extend_from_slice(
+                format!(
+                    "{{\"n\":{i},\"msg\":\"{}\"}}\n",
+                    "x".repeat((i % 97) as usize)
+                )
+                .as_bytes(),
+            );
         }
-        for cap in [1usize, 7, 4096, 65_535, 65_536, 200_000, input.len() - 1, input.len(), input.len() + 5] {
+        for cap in [
+            1usize,
+            7,
+            4096,
+            65_535,
+            65_536,
+            200_000,
+            input.len() - 1,
+            input.len(),
+            input.len() + 5,
+        ] {
             for chunk in [1usize, 13, 4096, 70_000, input.len()] {
                 if chunk == 1 && cap > 10_000 {
                     continue; // slow in debug builds, and covered by the others
                 }
                 let chunks: Vec<&[u8]> = input.chunks(chunk).collect();
-                assert_eq!(spooled(&chunks, cap as u64), expected(&input, cap), "cap {cap}, chunk {chunk}");
+                assert_eq!(
+                    spooled(&chunks, cap as u64),
+                    expected(&input, cap),
+                    "cap {cap}, chunk {chunk}"
+                );
             }
         }
     }
