@@ -31,6 +31,14 @@ struct RuleFile {
     rules: Vec<RuleSpec>,
 }
 
+/// Rule ids the passes use besides the loaded rules: they appear in
+/// markers and counts like any other.
+pub const RULE_LONG_LINE: &str = "line-too-long";
+pub const RULE_BINARY_LINE: &str = "binary-content";
+pub const RULE_PEM: &str = "pem-private-key";
+pub const RULE_K8S_SECRET: &str = "kubernetes-secret";
+pub const BUILTIN_RULES: &[&str] = &[RULE_LONG_LINE, RULE_BINARY_LINE, RULE_PEM, RULE_K8S_SECRET];
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {

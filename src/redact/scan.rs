@@ -73,6 +73,6 @@ fn is_count_line(red: &LineRedactor, line: &[u8]) -> bool {
         && value.iter().all(u8::is_ascii_digit)
         && std::str::from_utf8(id).is_ok_and(|id| {
             red.rules().loaded.iter().any(|r| r.spec.id == id)
-                || super::text::BUILTIN_RULES.contains(&id)
+                || super::rules::BUILTIN_RULES.contains(&id)
         })
 }

@@ -323,7 +323,7 @@ fn over_long_lines_and_binary_lines_are_dropped_not_kept() {
     );
     assert_eq!(out, expected);
     assert!(out.ends_with("next\n"));
-    assert_eq!(counts.get(text::RULE_LONG_LINE), Some(&1));
+    assert_eq!(counts.get(rules::RULE_LONG_LINE), Some(&1));
     let mut bin = b"ok\n".to_vec();
     bin.extend_from_slice(&vec![b'x'; 9000]);
     bin.extend_from_slice(b"\nnul\0here\nlast");
@@ -332,7 +332,7 @@ fn over_long_lines_and_binary_lines_are_dropped_not_kept() {
         out.contains("binary content") && out.ends_with("last"),
         "{out:?}"
     );
-    assert_eq!(counts.get(text::RULE_BINARY_LINE), Some(&1));
+    assert_eq!(counts.get(rules::RULE_BINARY_LINE), Some(&1));
 }
 
 #[test]

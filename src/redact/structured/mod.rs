@@ -2,18 +2,23 @@
 //! file valid. Both formats are parsed into one small tree that remembers
 //! each scalar's byte span in the source; redaction produces replacements
 //! for those spans only, so comments, order and layout survive.
+//!
+//! Parse errors say where and what kind, never quote the source: they end
+//! up in notes on stderr and in the manifest, and the text they would
+//! quote is exactly what failed to be redacted structurally.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use saphyr_parser::{Event, Parser, ScalarStyle};
+mod json;
+mod yaml;
 
 use super::RedactionCounts;
 use super::marker::is_marker;
+use super::rules::RULE_K8S_SECRET;
 use super::text::{LineRedactor, RedactingReader, not_a_secret};
 
 const MAX_DEPTH: usize = 200;
-pub const RULE_K8S_SECRET: &str = "kubernetes-secret";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -23,7 +28,7 @@ pub enum Format {
 }
 
 #[derive(Debug)]
-enum Kind {
+pub(super) enum Kind {
     Map(Vec<(Node, Node)>),
     Seq(Vec<Node>),
     /// A string (JSON) or any scalar written as text (YAML).
@@ -33,10 +38,10 @@ enum Kind {
 }
 
 #[derive(Debug)]
-struct Node {
-    kind: Kind,
-    start: usize,
-    end: usize,
+pub(super) struct Node {
+    pub(super) kind: Kind,
+    pub(super) start: usize,
+    pub(super) end: usize,
 }
 
 impl Node {
@@ -84,20 +89,8 @@ pub fn redact(
 
 fn parse(format: Format, src: &str) -> Result<Vec<Node>, String> {
     match format {
-        Format::Json => {
-            let mut p = JsonParser {
-                s: src.as_bytes(),
-                src,
-                i: 0,
-            };
-            let v = p.value(0)?;
-            p.ws()?;
-            if p.i != p.s.len() {
-                return Err(format!("unexpected text after the value at byte {}", p.i));
-            }
-            Ok(vec![v])
-        }
-        Format::Yaml => parse_yaml(src),
+        Format::Json => Ok(vec![json::parse(src)?]),
+        Format::Yaml => yaml::parse(src),
     }
 }
 
@@ -301,7 +294,7 @@ fn is_env_name(name: &str) -> bool {
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
-fn is_plain_literal(s: &str) -> bool {
+pub(super) fn is_plain_literal(s: &str) -> bool {
     matches!(s, "true" | "false" | "null" | "~")
 }
 
@@ -314,273 +307,6 @@ fn base64_decoded_len(s: &str) -> usize {
             3 => 2,
             _ => 0,
         }
-}
-
-/// A lenient JSON parser (comments and trailing commas allowed) that keeps
-/// byte spans.
-struct JsonParser<'a> {
-    s: &'a [u8],
-    src: &'a str,
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        let line = self.s[..self.i.min(self.s.len())]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        Err(format!("{what} at line {line}"))
-    }
-
-    fn ws(&mut self) -> Result<(), String> {
-        loop {
-            while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-                self.i += 1;
-            }
-            if self.s[self.i..].starts_with(b"//") {
-                self.i =
-                    memchr::memchr(b'\n', &self.s[self.i..]).map_or(self.s.len(), |n| self.i + n);
-            } else if self.s[self.i..].starts_with(b"/*") {
-                match memchr::memmem::find(&self.s[self.i + 2..], b"*/") {
-                    Some(n) => self.i += n + 4,
-                    None => return self.err("unterminated comment"),
-                }
-            } else {
-                return Ok(());
-            }
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Node, String> {
-        if depth > MAX_DEPTH {
-            return self.err("nested too deeply");
-        }
-        self.ws()?;
-        let start = self.i;
-        match self.s.get(self.i) {
-            None => self.err("unexpected end"),
-            Some(b'{') => {
-                self.i += 1;
-                let mut entries = Vec::new();
-                loop {
-                    self.ws()?;
-                    if self.s.get(self.i) == Some(&b'}') {
-                        self.i += 1;
-                        break;
-                    }
-                    let k = self.string()?;
-                    self.ws()?;
-                    if self.s.get(self.i) != Some(&b':') {
-                        return self.err("expected ':'");
-                    }
-                    self.i += 1;
-                    let v = self.value(depth + 1)?;
-                    entries.push((k, v));
-                    self.ws()?;
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            break;
-                        }
-                        _ => return self.err("expected ',' or '}'"),
-                    }
-                }
-                Ok(Node {
-                    kind: Kind::Map(entries),
-                    start,
-                    end: self.i,
-                })
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.ws()?;
-                    if self.s.get(self.i) == Some(&b']') {
-                        self.i += 1;
-                        break;
-                    }
-                    items.push(self.value(depth + 1)?);
-                    self.ws()?;
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            break;
-                        }
-                        _ => return self.err("expected ',' or ']'"),
-                    }
-                }
-                Ok(Node {
-                    kind: Kind::Seq(items),
-                    start,
-                    end: self.i,
-                })
-            }
-            Some(b'"') => self.string(),
-            Some(_) => {
-                while self.i < self.s.len()
-                    && !matches!(self.s[self.i], b',' | b'}' | b']' | b'/')
-                    && !self.s[self.i].is_ascii_whitespace()
-                {
-                    self.i += 1;
-                }
-                let text = &self.src[start..self.i];
-                if text.is_empty() || serde_json::from_str::<serde_json::Value>(text).is_err() {
-                    return self.err(&format!("invalid value {text:?}"));
-                }
-                Ok(Node {
-                    kind: Kind::Other(text.to_string()),
-                    start,
-                    end: self.i,
-                })
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<Node, String> {
-        let start = self.i;
-        if self.s.get(self.i) != Some(&b'"') {
-            return self.err("expected a string");
-        }
-        self.i += 1;
-        while self.i < self.s.len() && self.s[self.i] != b'"' {
-            self.i += if self.s[self.i] == b'\\' { 2 } else { 1 };
-        }
-        if self.i >= self.s.len() {
-            return self.err("unterminated string");
-        }
-        self.i += 1;
-        let value: String = serde_json::from_str(&self.src[start..self.i])
-            .or_else(|e| self.err(&format!("bad string ({e})")))?;
-        Ok(Node {
-            kind: Kind::Str(value),
-            start,
-            end: self.i,
-        })
-    }
-}
-
-enum Frame {
-    Map(usize, Vec<(Node, Node)>, Option<Node>),
-    Seq(usize, Vec<Node>),
-}
-
-fn parse_yaml(src: &str) -> Result<Vec<Node>, String> {
-    // saphyr counts characters; replacements need bytes.
-    let offsets: Option<Vec<usize>> = (!src.is_ascii()).then(|| {
-        let mut v: Vec<usize> = src.char_indices().map(|(b, _)| b).collect();
-        v.push(src.len());
-        v
-    });
-    let byte = |c: usize| offsets.as_ref().map_or(c, |o| o[c.min(o.len() - 1)]);
-    let mut docs = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut parser = Parser::new_from_str(src);
-    while let Some(ev) = parser.next_event() {
-        let (ev, span) = ev.map_err(|e| e.to_string())?;
-        let (start, end) = (byte(span.start.index()), byte(span.end.index()));
-        let node = match ev {
-            Event::Scalar(v, style, _, tag) => {
-                let plain_literal = style == ScalarStyle::Plain
-                    && (is_plain_literal(&v) || v.parse::<f64>().is_ok());
-                let kind = if plain_literal || tag.is_some_and(|t| t.suffix != "str") {
-                    Kind::Other(v.into_owned())
-                } else {
-                    Kind::Str(v.into_owned())
-                };
-                let (start, end) = scalar_extent(src, start, end, style);
-                Some(Node { kind, start, end })
-            }
-            Event::Alias(_) => Some(Node {
-                kind: Kind::Other(String::new()),
-                start,
-                end,
-            }),
-            Event::MappingStart(..) => {
-                stack.push(Frame::Map(start, Vec::new(), None));
-                None
-            }
-            Event::SequenceStart(..) => {
-                stack.push(Frame::Seq(start, Vec::new()));
-                None
-            }
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(s, entries, _)) => Some(Node {
-                    kind: Kind::Map(entries),
-                    start: s,
-                    end,
-                }),
-                _ => return Err("unbalanced mapping".into()),
-            },
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(s, items)) => Some(Node {
-                    kind: Kind::Seq(items),
-                    start: s,
-                    end,
-                }),
-                _ => return Err("unbalanced sequence".into()),
-            },
-            _ => None,
-        };
-        let Some(node) = node else { continue };
-        match stack.last_mut() {
-            None => docs.push(node),
-            Some(Frame::Seq(_, items)) => items.push(node),
-            Some(Frame::Map(_, entries, pending)) => match pending.take() {
-                None => *pending = Some(node),
-                Some(k) => entries.push((k, node)),
-            },
-        }
-        if stack.len() > MAX_DEPTH {
-            return Err("nested too deeply".into());
-        }
-    }
-    Ok(docs)
-}
-
-/// The bytes a scalar occupies, quotes and block indicators included, so a
-/// replacement swaps exactly the scalar.
-fn scalar_extent(src: &str, start: usize, end: usize, style: ScalarStyle) -> (usize, usize) {
-    let b = src.as_bytes();
-    match style {
-        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-            let q = if style == ScalarStyle::SingleQuoted {
-                b'\''
-            } else {
-                b'"'
-            };
-            let s = if b.get(start) == Some(&q) {
-                start
-            } else {
-                src[..start].rfind(q as char).unwrap_or(start)
-            };
-            let e = if end > 0 && b.get(end - 1) == Some(&q) && end - 1 > s {
-                end
-            } else {
-                src[end..].find(q as char).map_or(end, |i| end + i + 1)
-            };
-            (s, e)
-        }
-        ScalarStyle::Literal | ScalarStyle::Folded => {
-            // From the `|`/`>` indicator to the end of the block's content.
-            let ind = if style == ScalarStyle::Literal {
-                '|'
-            } else {
-                '>'
-            };
-            let s = src[..start].rfind(ind).unwrap_or(start);
-            let mut e = end.min(src.len());
-            while e > s && matches!(b[e - 1], b'\n' | b'\r' | b' ' | b'\t') {
-                e -= 1;
-            }
-            (s, e)
-        }
-        _ => (start, end),
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,132 @@
+//! YAML through saphyr's event parser, into the structured pass's tree
+//! with byte spans.
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+use super::{Kind, MAX_DEPTH, Node, is_plain_literal};
+
+enum Frame {
+    Map(usize, Vec<(Node, Node)>, Option<Node>),
+    Seq(usize, Vec<Node>),
+}
+
+pub(super) fn parse(src: &str) -> Result<Vec<Node>, String> {
+    // saphyr counts characters; replacements need bytes.
+    let offsets: Option<Vec<usize>> = (!src.is_ascii()).then(|| {
+        let mut v: Vec<usize> = src.char_indices().map(|(b, _)| b).collect();
+        v.push(src.len());
+        v
+    });
+    let byte = |c: usize| offsets.as_ref().map_or(c, |o| o[c.min(o.len() - 1)]);
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut parser = Parser::new_from_str(src);
+    while let Some(ev) = parser.next_event() {
+        // saphyr's message can quote the source; keep only the position.
+        let (ev, span) = ev.map_err(|e| {
+            format!(
+                "YAML syntax error at line {} column {}",
+                e.marker().line(),
+                e.marker().col() + 1
+            )
+        })?;
+        let (start, end) = (byte(span.start.index()), byte(span.end.index()));
+        let node = match ev {
+            Event::Scalar(v, style, _, tag) => {
+                let plain_literal = style == ScalarStyle::Plain
+                    && (is_plain_literal(&v) || v.parse::<f64>().is_ok());
+                let kind = if plain_literal || tag.is_some_and(|t| t.suffix != "str") {
+                    Kind::Other(v.into_owned())
+                } else {
+                    Kind::Str(v.into_owned())
+                };
+                let (start, end) = scalar_extent(src, start, end, style);
+                Some(Node { kind, start, end })
+            }
+            Event::Alias(_) => Some(Node {
+                kind: Kind::Other(String::new()),
+                start,
+                end,
+            }),
+            Event::MappingStart(..) => {
+                stack.push(Frame::Map(start, Vec::new(), None));
+                None
+            }
+            Event::SequenceStart(..) => {
+                stack.push(Frame::Seq(start, Vec::new()));
+                None
+            }
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map(s, entries, _)) => Some(Node {
+                    kind: Kind::Map(entries),
+                    start: s,
+                    end,
+                }),
+                _ => return Err("unbalanced mapping".into()),
+            },
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq(s, items)) => Some(Node {
+                    kind: Kind::Seq(items),
+                    start: s,
+                    end,
+                }),
+                _ => return Err("unbalanced sequence".into()),
+            },
+            _ => None,
+        };
+        let Some(node) = node else { continue };
+        match stack.last_mut() {
+            None => docs.push(node),
+            Some(Frame::Seq(_, items)) => items.push(node),
+            Some(Frame::Map(_, entries, pending)) => match pending.take() {
+                None => *pending = Some(node),
+                Some(k) => entries.push((k, node)),
+            },
+        }
+        if stack.len() > MAX_DEPTH {
+            return Err("nested too deeply".into());
+        }
+    }
+    Ok(docs)
+}
+
+/// The bytes a scalar occupies, quotes and block indicators included, so a
+/// replacement swaps exactly the scalar.
+fn scalar_extent(src: &str, start: usize, end: usize, style: ScalarStyle) -> (usize, usize) {
+    let b = src.as_bytes();
+    match style {
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+            let q = if style == ScalarStyle::SingleQuoted {
+                b'\''
+            } else {
+                b'"'
+            };
+            let s = if b.get(start) == Some(&q) {
+                start
+            } else {
+                src[..start].rfind(q as char).unwrap_or(start)
+            };
+            let e = if end > 0 && b.get(end - 1) == Some(&q) && end - 1 > s {
+                end
+            } else {
+                src[end..].find(q as char).map_or(end, |i| end + i + 1)
+            };
+            (s, e)
+        }
+        ScalarStyle::Literal | ScalarStyle::Folded => {
+            // From the `|`/`>` indicator to the end of the block's content.
+            let ind = if style == ScalarStyle::Literal {
+                '|'
+            } else {
+                '>'
+            };
+            let s = src[..start].rfind(ind).unwrap_or(start);
+            let mut e = end.min(src.len());
+            while e > s && matches!(b[e - 1], b'\n' | b'\r' | b' ' | b'\t') {
+                e -= 1;
+            }
+            (s, e)
+        }
+        _ => (start, end),
+    }
+}
