@@ -9,6 +9,12 @@
 //! what perfect pipelining of the same requests would take.
 //! Part 2: the same few pods with 8x more log per container than the
 //! --max-log-bytes cap, then 64x; the peak RSS of sg-debug should not move.
+//! Part 3: many large logs at the default settings (120 logs of ~10 MB,
+//! 600 of ~3.4 MB): peak RSS against total log volume. With
+//! BENCH_BASELINE_BIN=path/to/an/older/sg-debug the same runs are made
+//! with it too, and the two bundles' entries are compared byte for byte
+//! (all but the manifest and the two size files whose shape changed).
+//! BENCH_PART=3 runs part 3 only.
 
 #[path = "../tests/support/fake_kube.rs"]
 mod fake_kube;
@@ -37,14 +43,18 @@ struct Outcome {
 
 /// Runs `sg-debug collect` and measures its wall time and peak RSS.
 fn run(fake: &FakeKube, dir: &Path, extra: &[&str]) -> Outcome {
+    run_bin(env!("CARGO_BIN_EXE_sg-debug"), fake, dir, "out.zip", extra)
+}
+
+fn run_bin(bin: &str, fake: &FakeKube, dir: &Path, name: &str, extra: &[&str]) -> Outcome {
     let kc = fake.kubeconfig(dir, "sourcegraph");
-    let out = dir.join("out.zip");
+    let out = dir.join(name);
     let _ = std::fs::remove_file(&out);
     let before = fake.requests();
     let started = Instant::now();
     // Reaped below with wait4, which also gives the peak RSS.
     #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_sg-debug"))
+    let child = Command::new(bin)
         .args(["collect", "-c", "performance-resources", "--kubeconfig"])
         .arg(&kc)
         .arg("-o")
@@ -81,6 +91,9 @@ fn run(fake: &FakeKube, dir: &Path, extra: &[&str]) -> Outcome {
 }
 
 fn main() {
+    if env("BENCH_PART", 0) == 3 {
+        return many_large_logs();
+    }
     let pods = env("BENCH_PODS", 300) as usize;
     let latency = Duration::from_millis(env("BENCH_LATENCY_MS", 50));
     let log_kib = env("BENCH_LOG_KIB", 16) as usize;
@@ -132,4 +145,71 @@ fn main() {
             o.wall.as_secs_f64()
         );
     }
+}
+    many_large_logs();
+}
+
+/// Part 3: the figures of the memory issue, at the default settings.
+fn many_large_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = std::env::var("BENCH_BASELINE_BIN").ok();
+    println!("many large logs, default settings (--max-log-bytes 10MiB, --concurrency 8):");
+    for (pods, bytes) in [(60usize, 10_000_000usize), (300, 3_400_000)] {
+        let fake = FakeKube::start(Scenario::generated(pods, 2, bytes));
+        let total_mb = (pods * 2 * bytes) as f64 / 1e6;
+        let o = run(&fake, dir.path(), &[]);
+        println!(
+            "  {:>3} logs x {:.1} MB = {:>6.0} MB of log: peak RSS {:>4} MiB, wall {:.1}s, bundle {} MiB",
+            pods * 2,
+            bytes as f64 / 1e6,
+            total_mb,
+            o.peak_rss_kib / 1024,
+            o.wall.as_secs_f64(),
+            o.bundle_bytes >> 20
+        );
+        if let Some(bin) = &baseline {
+            let b = run_bin(bin, &fake, dir.path(), "baseline.zip", &[]);
+            println!(
+                "      baseline {bin}: peak RSS {:>4} MiB, wall {:.1}s",
+                b.peak_rss_kib / 1024,
+                b.wall.as_secs_f64()
+            );
+            let (same, compared) = same_entries(&dir.path().join("out.zip"), &dir.path().join("baseline.zip"));
+            println!("      entries identical to the baseline's: {same} of {compared} compared");
+        }
+    }
+}
+
+/// Entries present in both bundles with equal bytes, and how many were
+/// compared (the manifest and the size files are not).
+fn same_entries(a: &Path, b: &Path) -> (usize, usize) {
+    use std::io::Read;
+    fn read(p: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let name = f.name().unwrap().split_once('/').unwrap().1.to_string();
+            let mut body = Vec::new();
+            f.read_to_end(&mut body).unwrap();
+            out.insert(name, body);
+        }
+        out
+    }
+    let (a, b) = (read(a), read(b));
+    let skip = ["manifest.json", "disk-usage.json", "kubernetes/sizes.json"];
+    let mut same = 0;
+    let mut compared = 0;
+    for (name, body) in &b {
+        if skip.contains(&name.as_str()) {
+            continue;
+        }
+        compared += 1;
+        if a.get(name) == Some(body) {
+            same += 1;
+        } else {
+            println!("      differs: {name}");
+        }
+    }
+    (same, compared)
 }
