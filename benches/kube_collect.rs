@@ -145,7 +145,6 @@ fn main() {
             o.wall.as_secs_f64()
         );
     }
-}
     many_large_logs();
 }
 
@@ -174,7 +173,10 @@ fn many_large_logs() {
                 b.peak_rss_kib / 1024,
                 b.wall.as_secs_f64()
             );
-            let (same, compared) = same_entries(&dir.path().join("out.zip"), &dir.path().join("baseline.zip"));
+            let (same, compared) = same_entries(
+                &dir.path().join("out.zip"),
+                &dir.path().join("baseline.zip"),
+            );
             println!("      entries identical to the baseline's: {same} of {compared} compared");
         }
     }
