@@ -95,8 +95,10 @@ pub mod cleanup {
         }
     }
 
-    /// Removes every registered path, then exits with `code`.
-    pub fn exit(code: i32) -> ! {
+    /// Removes every registered path, says `why` on stderr (if stderr is
+    /// still there: a closed terminal must not stop the cleanup), then
+    /// exits with `code`.
+    pub fn exit(code: i32, why: &str) -> ! {
         for p in paths().drain(..) {
             match std::fs::symlink_metadata(&p) {
                 Ok(m) if m.is_dir() => {
@@ -108,6 +110,8 @@ pub mod cleanup {
                 Err(_) => {}
             }
         }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{why}");
         std::process::exit(code)
     }
 }

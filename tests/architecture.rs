@@ -45,8 +45,8 @@ fn references(owner_is_top_file: bool, text: &str) -> Vec<String> {
                     out.push(name.clone());
                 }
                 // `use crate::{a, b}`: every name in the braces.
-                if after.starts_with('{') {
-                    let inner = after[1..].split('}').next().unwrap_or("");
+                if let Some(braced) = after.strip_prefix('{') {
+                    let inner = braced.split('}').next().unwrap_or("");
                     for part in inner.split(',') {
                         let n: String = part
                             .trim()

@@ -221,3 +221,32 @@ fn the_overall_deadline_ends_collection_and_says_so() {
     );
     only_the_bundle_is_left(work.path());
 }
+
+#[test]
+fn termination_leaves_nothing_behind() {
+    // `kill`, or the terminal closing (SIGHUP): no time to finish a
+    // bundle, but no partial bundle or log spool may stay behind either.
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let fake = fake_docker::start();
+        let work = tempfile::tempdir().unwrap();
+        let child = collect_from(work.path(), &fake, &["--timeout", "60s"]);
+        fake.logs_requested
+            .recv_timeout(Duration::from_secs(60))
+            .expect("sg-debug reached the log stream");
+        let before: Vec<String> = std::fs::read_dir(work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            before.iter().any(|n| n.starts_with(".sg-debug-spool-")),
+            "the spool exists while collecting: {before:?}"
+        );
+        let rc = unsafe { libc::kill(child.id() as i32, signal) };
+        assert_eq!(rc, 0);
+        let (got, stderr) = finish(child);
+        assert_eq!(got, code, "{stderr}");
+        assert!(stderr.contains("terminated: no bundle written"), "{stderr}");
+        let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}

@@ -765,3 +765,40 @@ fn a_cluster_without_sourcegraph_and_no_docker_explains_both() {
         ],
     );
 }
+
+#[test]
+fn progress_is_plain_lines_off_a_terminal_and_nothing_with_quiet() {
+    let fake = FakeKube::start(Scenario::load("healthy"));
+    let dir = tempfile::tempdir().unwrap();
+    let (r, o) = collect(&fake, dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .starts_with("sg-debug: collecting Kubernetes namespace sourcegraph"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("sg-debug: writing the bundle"),
+        "{}",
+        r.stderr
+    );
+    // The last line counts what was done, in the words the live line uses.
+    let logs = o.files.keys().filter(|k| k.ends_with(".log")).count();
+    let done = lines_with(&r.stderr, "sg-debug: done: ");
+    assert_eq!(done.len(), 1, "{}", r.stderr);
+    assert!(
+        done[0].contains(&format!("logs {logs}/{logs}")),
+        "{}",
+        done[0]
+    );
+    assert!(done[0].contains(" objects, "), "{}", done[0]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = collect(&fake, dir.path(), &["--quiet"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "", "nothing but problems with --quiet");
+}

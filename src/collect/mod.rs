@@ -16,6 +16,7 @@ pub mod parts;
 pub mod pipeline;
 pub mod progress;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -102,6 +103,10 @@ pub fn run(plan: Plan) -> Result<Collected> {
         )
     })?);
 
+    // A closed terminal or `kill` ends the run at once, without leaving
+    // the partial bundle or the spool behind.
+    runtime.spawn(remove_partials_on_termination());
+
     // A wrong host or an ambiguous choice is the user's to fix, not a
     // bundle's to record: no bundle is written then.
     let collectors: Vec<Box<dyn Collector>> = vec![runtime.block_on(detect::detect(&opts))?];
@@ -129,8 +134,7 @@ pub fn run(plan: Plan) -> Result<Collected> {
     // removing what was half-written.
     runtime.spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("aborted: no bundle written");
-            crate::fsutil::cleanup::exit(130);
+            crate::fsutil::cleanup::exit(130, "aborted: no bundle written");
         }
     });
     let packaged = packager
@@ -179,6 +183,21 @@ pub fn run(plan: Plan) -> Result<Collected> {
     })
 }
 
+async fn remove_partials_on_termination() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    let code = tokio::select! {
+        _ = term.recv() => 128 + libc::SIGTERM,
+        _ = hup.recv() => 128 + libc::SIGHUP,
+    };
+    crate::fsutil::cleanup::exit(code, "terminated: no bundle written");
+}
+
 /// Runs every collector to its end, the overall deadline or Ctrl-C;
 /// returns whether collection completed.
 async fn run_all(
@@ -207,7 +226,8 @@ async fn run_all(
             )),
         },
         _ = tokio::signal::ctrl_c() => {
-            eprintln!("\ninterrupted: finishing the bundle with what was collected so far (Ctrl-C again to abort)");
+            // Not eprintln: a closed terminal would panic this task.
+            let _ = writeln!(std::io::stderr(), "\ninterrupted: finishing the bundle with what was collected so far (Ctrl-C again to abort)");
             stopped("interrupted by the user (Ctrl-C) before it finished".into())
         }
     }

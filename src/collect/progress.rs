@@ -80,7 +80,7 @@ impl Progress {
     pub fn phase(&self, text: &str) {
         *self.0.phase.lock().unwrap_or_else(|e| e.into_inner()) = text.to_string();
         match self.0.mode {
-            Mode::Lines => eprintln!("sg-debug: {text}"),
+            Mode::Lines => say(&format!("sg-debug: {text}")),
             Mode::Live => self.redraw(),
             Mode::Quiet => {}
         }
@@ -93,7 +93,7 @@ impl Progress {
         }
         match &self.0.bar {
             Some(b) => b.println(format!("sg-debug:   {text}")),
-            None => eprintln!("sg-debug:   {text}"),
+            None => say(&format!("sg-debug:   {text}")),
         }
     }
 
@@ -102,7 +102,7 @@ impl Progress {
     pub fn println(&self, text: &str) {
         match &self.0.bar {
             Some(b) => b.println(text),
-            None => eprintln!("{text}"),
+            None => say(text),
         }
     }
 
@@ -160,10 +160,17 @@ impl Progress {
     pub fn finish(&self) {
         match (&self.0.bar, self.0.mode) {
             (Some(b), _) => b.finish_and_clear(),
-            (None, Mode::Lines) => eprintln!("sg-debug: done: {}", self.counts()),
+            (None, Mode::Lines) => say(&format!("sg-debug: done: {}", self.counts())),
             _ => {}
         }
     }
+}
+
+/// A line on stderr; progress is never worth a panic when stderr is gone
+/// (a closed terminal, a closed pipe).
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 #[cfg(test)]
