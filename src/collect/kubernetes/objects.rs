@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use crate::collect::parts::image::ImageRef;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -247,17 +248,12 @@ pub fn version(workloads: &[&Value], pods: &[Value]) -> Option<String> {
         .flat_map(|w| containers(&w["spec"]["template"]["spec"]))
         .chain(pods.iter().flat_map(|p| containers(&p["spec"])))
         .filter_map(|c| c["image"].as_str());
-    for image in images {
-        let no_digest = image.split('@').next().unwrap_or(image);
-        if let Some((repo, tag)) = no_digest.rsplit_once(':')
-            && !tag.contains('/')
-            && !tag.is_empty()
-            && repo.ends_with("/frontend")
-        {
-            return Some(tag.to_string());
-        }
-    }
-    None
+    // Mirrors rename the registry and path, rarely the image's own name.
+    images
+        .map(ImageRef::parse)
+        .filter(|i| i.name() == "frontend")
+        .find_map(|i| i.tag)
+        .map(str::to_string)
 }
 
 fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
