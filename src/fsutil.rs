@@ -13,34 +13,73 @@ pub fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Creates (or truncates) `path` readable by the owner only, from the first byte.
+/// Creates `path` readable by the owner only, from the first byte. An
+/// existing path of any kind is refused, never truncated or followed: a
+/// link planted where sg-debug writes must not redirect customer data, and
+/// a file left by an earlier run is for the user to look at.
 pub fn create_private(path: &Path) -> Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).read(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        opts.mode(0o600);
-        let f = opts
-            .open(path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        // A pre-existing file keeps its old mode through open(); fix it.
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        Ok(f)
-    }
-    #[cfg(not(unix))]
-    opts.open(path)
-        .with_context(|| format!("creating {}", path.display()))
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| refusal(path, e))
 }
 
-/// Removes a path on drop unless `keep` was called: nothing half-written
-/// survives an error or a panic.
+/// Creates the directory `path` (not its parents) readable by the owner
+/// only, whatever the umask; an existing path is refused.
+pub fn create_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| refusal(path, e))?;
+    // The umask can only have removed bits; set exactly 0700.
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("setting the mode of {}", path.display()))
+}
+
+fn refusal(path: &Path, e: std::io::Error) -> anyhow::Error {
+    if e.kind() != std::io::ErrorKind::AlreadyExists {
+        return anyhow::anyhow!("creating {}: {e}", path.display());
+    }
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => anyhow::anyhow!(
+            "{} is a symbolic link; sg-debug never writes through one: remove it, or choose another output name",
+            path.display()
+        ),
+        _ => anyhow::anyhow!(
+            "{} already exists (left by an earlier run?); remove it and try again",
+            path.display()
+        ),
+    }
+}
+
+/// A file or directory being written as `NAME.partial`: removed on drop
+/// unless committed, so nothing half-written survives an error, a panic
+/// or (through `cleanup`) an abort. Only what it created itself is ever
+/// removed.
 pub struct Partial {
     path: Option<PathBuf>,
 }
 
 impl Partial {
-    pub fn new(path: PathBuf) -> Partial {
+    /// Creates the file `path`; the guard owns it from then on.
+    pub fn file(path: PathBuf) -> Result<(Partial, File)> {
+        let f = create_private(&path)?;
+        Ok((Partial::arm(path), f))
+    }
+
+    /// Creates the directory `path` (mode 0700); the guard owns it.
+    pub fn dir(path: PathBuf) -> Result<Partial> {
+        create_private_dir(&path)?;
+        Ok(Partial::arm(path))
+    }
+
+    fn arm(path: PathBuf) -> Partial {
         cleanup::register(&path);
         Partial { path: Some(path) }
     }
@@ -62,10 +101,14 @@ impl Drop for Partial {
     fn drop(&mut self) {
         if let Some(p) = self.path.take() {
             cleanup::unregister(&p);
-            if p.is_dir() {
-                let _ = fs::remove_dir_all(&p);
-            } else {
-                let _ = fs::remove_file(&p);
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = fs::remove_dir_all(&p);
+                }
+                Ok(_) => {
+                    let _ = fs::remove_file(&p);
+                }
+                Err(_) => {}
             }
         }
     }
@@ -93,6 +136,40 @@ pub mod cleanup {
         if let Some(i) = v.iter().rposition(|x| x == p) {
             v.remove(i);
         }
+    }
+
+    /// For commands with no signal handling of their own: Ctrl-C, SIGTERM
+    /// and SIGHUP remove what is registered, say `why`, and exit with 128
+    /// plus the signal's number. Waits on its own thread.
+    pub fn exit_on_signals(why: &'static str) {
+        // Returns once the handlers are in place, so no signal slips by.
+        let (ready, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                ) else {
+                    return;
+                };
+                let _ = ready.send(());
+                let code = tokio::select! {
+                    _ = int.recv() => 128 + libc::SIGINT,
+                    _ = term.recv() => 128 + libc::SIGTERM,
+                    _ = hup.recv() => 128 + libc::SIGHUP,
+                };
+                exit(code, why);
+            });
+        });
+        let _ = wait.recv();
     }
 
     /// Removes every registered path, says `why` on stderr (if stderr is

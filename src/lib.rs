@@ -3,7 +3,7 @@
 //! stages above it in this list (`tests/architecture.rs` checks it;
 //! `docs/architecture.md` explains it):
 //!
-//! 0. `category`, `fsutil`, this file: plain data and helpers
+//! 0. `category`, `display`, `fsutil`, this file: plain data and helpers
 //! 1. `artifact`: what collectors yield, and the rules for its names
 //! 2. `redact`: the only road from an artifact to something writable
 //! 3. `bundle`: format, sealed manifest, contracts, writer, reader
@@ -11,6 +11,7 @@
 //! 5. `commands`: command-line arguments to typed options, and output
 
 pub mod category;
+pub mod display;
 pub mod fsutil;
 
 pub mod artifact;

@@ -10,6 +10,7 @@ use std::path::Path;
 /// module (itself) and lower stages only.
 const STAGES: &[(&str, u8)] = &[
     ("category", 0),
+    ("display", 0),
     ("fsutil", 0),
     ("artifact", 1),
     ("redact", 2),

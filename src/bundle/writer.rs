@@ -32,6 +32,7 @@ pub struct BundleWriter {
     partial: PathBuf,
     spool_path: PathBuf,
     spool: Option<ZipWriter<BufWriter<File>>>,
+    out: Option<File>,
     stem: String,
     options: SimpleFileOptions,
     files: Vec<FileRecord>,
@@ -68,11 +69,22 @@ impl BundleWriter {
                 dest.display()
             );
         }
+        // Both files are created now, exclusively: a path that exists (a
+        // planted link, a crashed run's leftovers) is refused before any
+        // work, and whatever Drop removes later is ours.
         let partial = with_suffix(dest, ".partial");
         let spool_path = with_suffix(dest, ".entries.partial");
-        let spool = create_private(&spool_path)?;
-        cleanup::register(&spool_path);
+        let out = create_private(&partial)?;
         cleanup::register(&partial);
+        let spool = match create_private(&spool_path) {
+            Ok(f) => f,
+            Err(e) => {
+                cleanup::unregister(&partial);
+                let _ = fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
+        cleanup::register(&spool_path);
         let stamp = zip::DateTime::from_date_and_time(
             created_at.year().clamp(1980, 2107) as u16,
             created_at.month() as u8,
@@ -93,6 +105,7 @@ impl BundleWriter {
             partial,
             spool_path,
             spool: Some(ZipWriter::new(BufWriter::new(spool))),
+            out: Some(out),
             stem: stem.to_string(),
             options,
             files: Vec::new(),
@@ -187,7 +200,7 @@ impl BundleWriter {
             });
         }
 
-        let out = create_private(&self.partial)?;
+        let out = self.out.take().expect("finish once");
         let mut zip = ZipWriter::new(BufWriter::new(out));
         zip.start_file(format!("{}/{MANIFEST_NAME}", self.stem), self.options)?;
         zip.write_all(&manifest_json(&manifest)?)?;

@@ -15,7 +15,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::RedactionCounts;
-use crate::fsutil::{Partial, create_private, with_suffix};
+use crate::fsutil::{Partial, with_suffix};
 
 /// Top-level domains a customer's hosts end in. A closed list, because an
 /// open pattern takes file names (`config.yaml`, `main.go`) for hosts;
@@ -240,13 +240,13 @@ impl NetworkObfuscator {
         };
         let mut data = serde_json::to_vec_pretty(&body)?;
         data.push(b'\n');
-        let partial = Partial::new(with_suffix(&path, ".partial"));
+        let (partial, mut f) = Partial::file(with_suffix(&path, ".partial"))?;
         {
             use std::io::Write;
-            let mut f = create_private(partial.path())?;
             f.write_all(&data)?;
             f.sync_all()?;
         }
+        drop(f);
         partial.commit(&path)?;
         Ok(path)
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,13 +12,16 @@ use anyhow::{Context, Result, bail};
 
 use clap::Args;
 
-use crate::UsageError;
+mod paths;
+
 use crate::artifact::{self, Artifact, ArtifactMeta, Body};
 use crate::bundle::format::{BundlePath, FileKind, OmittedRecord};
 use crate::bundle::{Bundle, BundleWriter};
-use crate::fsutil::{Partial, create_private, with_suffix};
+use crate::display::terminal_safe;
+use crate::fsutil::{Partial, cleanup, create_private, with_suffix};
 use crate::redact::rules::RuleSet;
 use crate::redact::{self as redaction, Outcome, Redactor};
+use paths::Input;
 
 #[derive(Debug, Args)]
 pub struct RedactArgs {
@@ -73,68 +76,28 @@ pub fn run(args: RedactArgs) -> Result<ExitCode> {
     if args.obfuscate_network {
         redactor = redactor.obfuscating_network();
     }
-    let meta = fs::metadata(&input)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
-    check_output(&input, &output, args.force)?;
-    let summary = if meta.is_dir() {
-        redact_dir(&redactor, &input, &output, args.force)?
-    } else if is_zip(&input)? {
-        redact_bundle(&redactor, &input, &output, args.force)?
-    } else {
-        redact_file(&redactor, &input, &output)?
+    let kind = paths::classify(&input)?;
+    paths::check_output(&input, &output, args.force, args.obfuscate_network)?;
+    // Ctrl-C, kill or a closed terminal: remove what is half-written.
+    cleanup::exit_on_signals("interrupted: nothing written");
+    let summary = match kind {
+        Input::Dir => redact_dir(&redactor, &input, &output)?,
+        Input::Bundle => redact_bundle(&redactor, &input, &output, args.force)?,
+        Input::Stream(file) => redact_file(&redactor, &input, file, &output)?,
     };
-    print_summary(&summary, &output);
-    if let Some(net) = redactor.network() {
-        let map = net.write_map(&output)?;
-        println!(
+    let map = match redactor.network() {
+        Some(net) => Some(net.write_map(&output)?),
+        None => None,
+    };
+    print_summary(&summary, &output, &redactor)?;
+    if let Some(map) = map {
+        writeln!(
+            io::stdout(),
             "network pseudonyms: {} (keep it; do not send it with the output)",
             map.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn check_output(input: &Path, output: &Path, force: bool) -> Result<()> {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same(input, output) {
-        return Err(UsageError(format!(
-            "OUTPUT {} is INPUT itself; sg-debug never modifies its input: choose another -o",
-            output.display()
-        ))
-        .into());
-    }
-    if let (Ok(i), Some(parent)) = (input.canonicalize(), output.parent()) {
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        if i.is_dir() && parent.canonicalize().is_ok_and(|p| p.starts_with(&i)) {
-            return Err(UsageError(format!(
-                "OUTPUT {} is inside INPUT {}; choose a place outside it",
-                output.display(),
-                input.display()
-            ))
-            .into());
-        }
-    }
-    if output.exists() && !force {
-        bail!(
-            "{} already exists; pass --force to replace it, or choose another name with -o",
-            output.display()
-        );
-    }
-    Ok(())
-}
-
-fn is_zip(path: &Path) -> Result<bool> {
-    let mut magic = [0u8; 4];
-    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let n = f.read(&mut magic)?;
-    Ok(n == 4 && &magic == b"PK\x03\x04")
 }
 
 fn guess_kind(name: &str) -> FileKind {
@@ -144,14 +107,14 @@ fn guess_kind(name: &str) -> FileKind {
     }
 }
 
-/// One plain file: the format is chosen by its name, as in a bundle.
-fn redact_file(redactor: &Redactor, input: &Path, output: &Path) -> Result<Summary> {
+/// One stream (a file, a pipe): read once, through the pass, into
+/// OUTPUT. The format is chosen by INPUT's name, as in a bundle.
+fn redact_file(redactor: &Redactor, input: &Path, file: File, output: &Path) -> Result<Summary> {
     let name = input
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "input".into());
     let path = BundlePath::new(&name).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    let file = File::open(input).with_context(|| format!("cannot read {}", input.display()))?;
     let mut summary = Summary::default();
     let artifact = Artifact {
         meta: ArtifactMeta {
@@ -167,13 +130,12 @@ fn redact_file(redactor: &Redactor, input: &Path, output: &Path) -> Result<Summa
             bail!("{}: {reason}; nothing written", input.display())
         }
     };
-    let partial = Partial::new(with_suffix(output, ".partial"));
-    let mut out = create_private(partial.path())?;
+    let (partial, mut out) = Partial::file(with_suffix(output, ".partial"))?;
     let (_, mut body, counts) = kept.into_parts();
     io::copy(&mut body, &mut out).with_context(|| format!("redacting {}", input.display()))?;
     out.sync_all()?;
     drop(out);
-    replace_existing(output)?;
+    paths::replace_existing(output)?;
     partial.commit(output)?;
     summary.files = 1;
     summary.counts = counts.snapshot();
@@ -184,21 +146,11 @@ fn redact_file(redactor: &Redactor, input: &Path, output: &Path) -> Result<Summa
 }
 
 /// Every regular file below `input`, mirrored under `output`.
-fn redact_dir(redactor: &Redactor, input: &Path, output: &Path, force: bool) -> Result<Summary> {
+fn redact_dir(redactor: &Redactor, input: &Path, output: &Path) -> Result<Summary> {
     let mut files = Vec::new();
     walk(input, input, &mut files)?;
-    let partial = Partial::new(with_suffix(output, ".partial"));
-    if partial.path().exists() {
-        if !force {
-            bail!(
-                "{} exists (left by an earlier run?); remove it or pass --force",
-                partial.path().display()
-            );
-        }
-        fs::remove_dir_all(partial.path())?;
-    }
-    fs::create_dir_all(partial.path())
-        .with_context(|| format!("creating {}", partial.path().display()))?;
+    // Refused, never removed, when it exists: it may be someone's.
+    let partial = Partial::dir(with_suffix(output, ".partial"))?;
     let mut summary = Summary::default();
     for (rel, entry) in files {
         let Some(abs) = entry else {
@@ -228,7 +180,7 @@ fn redact_dir(redactor: &Redactor, input: &Path, output: &Path, force: bool) -> 
             Outcome::Kept(k) => {
                 let target = partial.path().join(&rel);
                 if let Some(p) = target.parent() {
-                    fs::create_dir_all(p)?;
+                    private_dirs(partial.path(), p)?;
                 }
                 let mut out = create_private(&target)?;
                 let (_, mut body, counts) = k.into_parts();
@@ -244,20 +196,22 @@ fn redact_dir(redactor: &Redactor, input: &Path, output: &Path, force: bool) -> 
             }
         }
     }
-    replace_existing(output)?;
+    paths::replace_existing(output)?;
     partial.commit(output)?;
     Ok(summary)
 }
 
-fn replace_existing(output: &Path) -> Result<()> {
-    // Only reached with --force (checked earlier).
-    match fs::symlink_metadata(output) {
-        Ok(m) if m.is_dir() => {
-            fs::remove_dir_all(output).with_context(|| format!("replacing {}", output.display()))
-        }
-        Ok(_) => Ok(()),
-        Err(_) => Ok(()),
+/// The directories between `root` (ours, 0700) and `dir`, each 0700.
+fn private_dirs(root: &Path, dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir == root || dir.is_dir() {
+        return Ok(());
     }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
 }
 
 /// (relative path, Some(absolute path) for regular files), sorted.
@@ -290,7 +244,19 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Option<PathBuf>)>) -> Re
 /// A bundle in, a bundle out: same layout, every entry through the pass
 /// again, the manifest kept with new hashes and added counts.
 fn redact_bundle(redactor: &Redactor, input: &Path, output: &Path, force: bool) -> Result<Summary> {
-    let bundle = Bundle::open(input)?;
+    let mut bundle = Bundle::open(input)?;
+    // A bundle that does not match its manifest is not re-sealed: the new
+    // one would verify clean and hide the tampering or damage.
+    let v = bundle.verify();
+    if !v.problems.is_empty() {
+        bail!(
+            "{} does not match its manifest ({} problem(s), first: {}); refusing to write a bundle that would verify clean. Run `sg-debug inspect {} --verify` to see them, and ask for the bundle again",
+            input.display(),
+            v.problems.len(),
+            v.problems[0],
+            input.display()
+        );
+    }
     let mut manifest = bundle.manifest().clone();
     let stem = bundle.top().to_string();
     let mut writer = BundleWriter::create(
@@ -382,8 +348,13 @@ fn redact_bundle(redactor: &Redactor, input: &Path, output: &Path, force: bool) 
     Ok(summary)
 }
 
-fn print_summary(s: &Summary, output: &Path) {
-    println!(
+/// What was done: counts on stdout; what was left out and how files were
+/// redacted on stderr. Notes never quote a file, and go through the pass
+/// anyway, as they do in a manifest.
+fn print_summary(s: &Summary, output: &Path, redactor: &Redactor) -> Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
         "redacted {} file(s) into {}{}",
         s.files,
         output.display(),
@@ -392,23 +363,25 @@ fn print_summary(s: &Summary, output: &Path) {
         } else {
             format!("; {} left out", s.omitted.len())
         }
-    );
+    )?;
     let total: u64 = s.counts.values().sum();
-    println!("{total} replacement(s)");
+    writeln!(out, "{total} replacement(s)")?;
     for (rule, n) in &s.counts {
-        println!("  {rule:<32} {n:>8}");
+        writeln!(out, "  {rule:<32} {n:>8}")?;
     }
     for (path, reason) in &s.omitted {
-        eprintln!("left out: {path}: {reason}");
+        eprintln!("left out: {}: {}", terminal_safe(path), redactor.redact_text(reason));
     }
     for (path, note) in &s.notes {
-        eprintln!("note: {path}: {note}");
+        eprintln!("note: {}: {}", terminal_safe(path), redactor.redact_text(note));
     }
+    Ok(())
 }
 
 fn print_rules(rules: &RuleSet, json: bool) -> Result<()> {
+    let mut out = io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rules.loaded)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rules.loaded)?)?;
         return Ok(());
     }
     for r in &rules.loaded {
@@ -419,8 +392,8 @@ fn print_rules(rules: &RuleSet, json: bool) -> Result<()> {
         } else {
             "binary-safe"
         };
-        println!("{:<30} {:<11} {}", r.spec.id, kind, r.spec.description);
-        println!("{:<30} {:<11} from {}", "", "", r.source);
+        writeln!(out, "{:<30} {:<11} {}", r.spec.id, kind, r.spec.description)?;
+        writeln!(out, "{:<30} {:<11} from {}", "", "", r.source)?;
     }
     Ok(())
 }
