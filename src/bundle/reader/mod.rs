@@ -3,26 +3,55 @@
 //! before anything is read, sizes are bounded before anything is inflated,
 //! and nothing is ever written outside the directory asked for.
 
+mod archive;
+
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 use zip::ZipArchive;
 
-use super::format::{FORMAT_VERSION, MANIFEST_NAME, Manifest, check_relative_name};
+use self::archive::Archive;
+pub use self::archive::EntryReader;
+use super::format::{self, FORMAT_VERSION, MANIFEST_NAME, Manifest};
 use super::writer::HashingWriter;
 
 /// One entry is refused above this size (declared or actual). Logs are
 /// capped per container when collected, so a legitimate entry is far smaller.
 pub const MAX_ENTRY_BYTES: u64 = 4 << 30;
-/// All entries together, inflated.
+/// All entries together, as declared.
 pub const MAX_TOTAL_BYTES: u64 = 32 << 30;
+/// Everything one open Bundle will ever inflate, however often entries are
+/// read. Each action (verify, scan, extract, redact) reads every entry
+/// once, so twice the largest bundle accepted lets a caller verify and then
+/// extract in one process. Declared sizes and the overlap check stop crafted
+/// archives first; this is the backstop should one get past them.
+pub const MAX_INFLATED_BYTES: u64 = 2 * MAX_TOTAL_BYTES;
 /// Deflate cannot exceed about 1032:1; anything claiming more is crafted.
 pub const MAX_RATIO: u64 = 1000;
 const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+/// The limits one Bundle enforces: the constants above, or smaller ones in
+/// tests so that each can be reached without gigabytes.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    entry: u64,
+    total: u64,
+    inflated: u64,
+    manifest: u64,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        entry: MAX_ENTRY_BYTES,
+        total: MAX_TOTAL_BYTES,
+        inflated: MAX_INFLATED_BYTES,
+        manifest: MAX_MANIFEST_BYTES,
+    };
+}
 
 #[derive(Debug, Error)]
 pub enum BundleError {
@@ -83,10 +112,8 @@ pub struct Entry {
 }
 
 pub struct Bundle {
-    path: String,
     top: String,
-    zip: ZipArchive<BufReader<File>>,
-    entries: Vec<Entry>,
+    archive: Archive,
     manifest: Manifest,
 }
 
@@ -98,6 +125,10 @@ pub struct Verification {
 
 impl Bundle {
     pub fn open(path: &Path) -> Result<Bundle, BundleError> {
+        Bundle::open_with(path, Limits::DEFAULT)
+    }
+
+    fn open_with(path: &Path, limits: Limits) -> Result<Bundle, BundleError> {
         let shown = path.display().to_string();
         let file = File::open(path).map_err(|source| BundleError::Open {
             path: shown.clone(),
@@ -109,24 +140,21 @@ impl Bundle {
                 why: "it is a directory; pass the .zip file".into(),
             });
         }
-        let mut zip =
-            ZipArchive::new(BufReader::new(file)).map_err(|source| BundleError::NotZip {
-                path: shown.clone(),
-                source,
-            })?;
-        let (top, entries) = scan_entries(&shown, &mut zip)?;
-        let manifest = read_manifest(&shown, &top, &mut zip, &entries)?;
+        let zip = ZipArchive::new(BufReader::new(file)).map_err(|source| BundleError::NotZip {
+            path: shown.clone(),
+            source,
+        })?;
+        let (mut archive, top) = Archive::new(shown, zip, limits)?;
+        let manifest = read_manifest(&mut archive, &top)?;
         Ok(Bundle {
-            path: shown,
             top,
-            zip,
-            entries,
+            archive,
             manifest,
         })
     }
 
     pub fn path(&self) -> &str {
-        &self.path
+        &self.archive.path
     }
 
     /// The folder every entry sits under, `sg-debug-<category>-<time>`.
@@ -139,21 +167,20 @@ impl Bundle {
     }
 
     pub fn entries(&self) -> &[Entry] {
-        &self.entries
+        &self.archive.entries
     }
 
-    /// Streams one entry to `out`, bounded by its declared size.
+    /// Opens one entry for reading, inflating as it goes: no entry is ever
+    /// held whole. The reader yields at most the entry's declared size and
+    /// counts against what this Bundle may inflate in all; going past
+    /// either is an I/O error that refuses the entry as a possible zip bomb.
+    pub fn open_entry(&mut self, name: &str) -> Result<EntryReader<'_>, BundleError> {
+        self.archive.open_entry(name)
+    }
+
+    /// Streams one entry to `out`, bounded as `open_entry` is.
     pub fn copy_entry(&mut self, name: &str, out: &mut dyn Write) -> Result<u64, BundleError> {
-        let entry = self
-            .entries
-            .iter()
-            .find(|e| e.name == name)
-            .cloned()
-            .ok_or_else(|| BundleError::NoEntry {
-                path: self.path.clone(),
-                name: name.to_string(),
-            })?;
-        copy_raw(&mut self.zip, &self.path, &entry, out)
+        self.archive.copy(name, out)
     }
 
     pub fn read_entry(&mut self, name: &str) -> Result<Vec<u8>, BundleError> {
@@ -163,14 +190,16 @@ impl Bundle {
     }
 
     /// Recomputes every hash and size against the manifest. Problems are
-    /// collected, not fatal, so one run names every mismatch.
+    /// collected, not fatal, so one run names every mismatch. Linear in the
+    /// number of entries: every lookup goes through a hash index.
     pub fn verify(&mut self) -> Verification {
         let mut v = Verification::default();
-        let listed: HashSet<String> = self.manifest.files.iter().map(|f| f.path.clone()).collect();
-        for f in self.manifest.files.clone() {
+        let mut listed: HashSet<&str> = HashSet::with_capacity(self.manifest.files.len());
+        for f in &self.manifest.files {
             v.checked += 1;
+            listed.insert(&f.path);
             let mut w = HashingWriter::new(io::sink());
-            match self.copy_entry(&f.path, &mut w) {
+            match self.archive.copy(&f.path, &mut w) {
                 Err(BundleError::NoEntry { .. }) => v
                     .problems
                     .push(format!("{}: listed in the manifest but missing", f.path)),
@@ -192,8 +221,8 @@ impl Bundle {
                 }
             }
         }
-        for e in &self.entries {
-            if e.name != MANIFEST_NAME && !listed.contains(&e.name) {
+        for e in &self.archive.entries {
+            if e.name != MANIFEST_NAME && !listed.contains(e.name.as_str()) {
                 v.problems.push(format!(
                     "{}: present but not listed in the manifest",
                     e.name
@@ -207,7 +236,7 @@ impl Bundle {
     /// sibling `.partial` directory first and is renamed at the end, so a
     /// failure leaves nothing behind; hashes are checked on the way.
     pub fn extract(&mut self, dir: &Path) -> Result<usize, BundleError> {
-        let shown = self.path.clone();
+        let shown = self.archive.path.clone();
         let fail = |why: String| BundleError::Extract {
             path: shown.clone(),
             why,
@@ -235,7 +264,12 @@ impl Bundle {
             .iter()
             .map(|f| (f.path.clone(), f.sha256.clone()))
             .collect();
-        let names: Vec<String> = self.entries.iter().map(|e| e.name.clone()).collect();
+        let names: Vec<String> = self
+            .archive
+            .entries
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
         for name in &names {
             // Names were validated in open(): relative, no `..`, no backslash.
             let target = tmp.join(name);
@@ -249,7 +283,7 @@ impl Bundle {
                 .open(&target)
                 .map_err(|e| fail(format!("creating {}: {e}", target.display())))?;
             let mut w = HashingWriter::new(&mut file);
-            self.copy_entry(name, &mut w)?;
+            self.archive.copy(name, &mut w)?;
             let (_, sha) = w.finish();
             if let Some(want) = expected.get(name)
                 && *want != sha
@@ -266,20 +300,15 @@ impl Bundle {
     }
 }
 
-fn read_manifest(
-    path: &str,
-    top: &str,
-    zip: &mut ZipArchive<BufReader<File>>,
-    entries: &[Entry],
-) -> Result<Manifest, BundleError> {
-    let path = path.to_string();
-    let Some(entry) = entries.iter().find(|e| e.name == MANIFEST_NAME) else {
+fn read_manifest(archive: &mut Archive, top: &str) -> Result<Manifest, BundleError> {
+    let path = archive.path.clone();
+    let Some(entry) = archive.find(MANIFEST_NAME) else {
         return Err(BundleError::NotBundle {
             path,
             why: format!("it has no {top}/{MANIFEST_NAME}"),
         });
     };
-    if entry.size > MAX_MANIFEST_BYTES {
+    if entry.size > archive.limits().manifest {
         return Err(BundleError::Bomb {
             path,
             name: MANIFEST_NAME.into(),
@@ -287,7 +316,7 @@ fn read_manifest(
         });
     }
     let mut raw = Vec::new();
-    copy_raw(zip, &path, entry, &mut raw)?;
+    archive.copy(MANIFEST_NAME, &mut raw)?;
     let bad = |why: String| BundleError::BadManifest {
         path: path.clone(),
         why,
@@ -312,122 +341,6 @@ fn read_manifest(
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))
 }
 
-/// Streams one entry to `out`, bounded by its declared size.
-fn copy_raw(
-    zip: &mut ZipArchive<BufReader<File>>,
-    path: &str,
-    entry: &Entry,
-    out: &mut dyn Write,
-) -> Result<u64, BundleError> {
-    let read_err = |source| BundleError::Read {
-        path: path.to_string(),
-        name: entry.name.clone(),
-        source,
-    };
-    let file = zip
-        .by_index(entry.index)
-        .map_err(|e| read_err(io::Error::other(e)))?;
-    // One byte of slack so an entry that inflates past its header is
-    // noticed instead of silently cut.
-    let mut limited = file.take(entry.size + 1);
-    let n = io::copy(&mut limited, out).map_err(read_err)?;
-    if n > entry.size {
-        return Err(BundleError::Bomb {
-            path: path.to_string(),
-            name: entry.name.clone(),
-            why: format!("inflates past its declared {} bytes", entry.size),
-        });
-    }
-    Ok(n)
-}
-
-/// Validates every entry before anything is inflated.
-fn scan_entries(
-    path: &str,
-    zip: &mut ZipArchive<BufReader<File>>,
-) -> Result<(String, Vec<Entry>), BundleError> {
-    let mut top: Option<String> = None;
-    let mut entries = Vec::new();
-    let mut total: u64 = 0;
-    let mut seen = HashSet::new();
-    for index in 0..zip.len() {
-        let f = zip
-            .by_index_raw(index)
-            .map_err(|source| BundleError::NotZip {
-                path: path.to_string(),
-                source,
-            })?;
-        let full = String::from_utf8_lossy(f.name_raw()).into_owned();
-        let unsafe_entry = |why: String| BundleError::UnsafeEntry {
-            path: path.to_string(),
-            name: full.clone(),
-            why,
-        };
-        if f.is_symlink() {
-            return Err(unsafe_entry("symbolic link".into()));
-        }
-        let trimmed = full.strip_suffix('/').unwrap_or(&full);
-        check_relative_name(trimmed).map_err(&unsafe_entry)?;
-        let (first, rest) = match trimmed.split_once('/') {
-            Some((a, b)) => (a, Some(b)),
-            None => (trimmed, None),
-        };
-        match &top {
-            None => top = Some(first.to_string()),
-            Some(t) if t != first => {
-                return Err(unsafe_entry(format!(
-                    "outside the bundle's top folder '{t}'"
-                )));
-            }
-            _ => {}
-        }
-        // Directory entries (from re-zipping an extracted bundle) carry no data.
-        if f.is_dir() || full.ends_with('/') {
-            continue;
-        }
-        let Some(rest) = rest else {
-            return Err(unsafe_entry("file outside the bundle's top folder".into()));
-        };
-        if !seen.insert(rest.to_string()) {
-            return Err(unsafe_entry("appears twice".into()));
-        }
-        let bomb = |why: String| BundleError::Bomb {
-            path: path.to_string(),
-            name: rest.to_string(),
-            why,
-        };
-        let (size, compressed) = (f.size(), f.compressed_size());
-        if size > MAX_ENTRY_BYTES {
-            return Err(bomb(format!(
-                "declares {size} bytes, over the {MAX_ENTRY_BYTES}-byte limit"
-            )));
-        }
-        if size > (1 << 20) && size / compressed.max(1) > MAX_RATIO {
-            return Err(bomb(format!(
-                "claims a compression ratio of {}:1 ({compressed} -> {size} bytes)",
-                size / compressed.max(1)
-            )));
-        }
-        total = total.saturating_add(size);
-        if total > MAX_TOTAL_BYTES {
-            return Err(bomb(format!(
-                "brings the total past {MAX_TOTAL_BYTES} bytes"
-            )));
-        }
-        entries.push(Entry {
-            name: rest.to_string(),
-            size,
-            compressed,
-            index,
-        });
-    }
-    let top = top.ok_or_else(|| BundleError::NotBundle {
-        path: path.to_string(),
-        why: "the archive is empty".into(),
-    })?;
-    Ok((top, entries))
-}
-
 fn inner_reason(e: &BundleError) -> String {
     match e {
         BundleError::Read { source, .. } => source.to_string(),
@@ -445,3 +358,6 @@ impl Drop for RemoveOnDrop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
