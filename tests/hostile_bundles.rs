@@ -221,6 +221,35 @@ fn assert_refused(b: &Path, needle: &str) {
     assert_nothing_extracted(&out);
 }
 
+// 1. Two entries with one name: `unzip` extracts the first (the secret),
+// the zip crate's name index keeps the second (clean, matching the
+// manifest), so a check and an extraction would see different files.
+#[test]
+fn duplicate_entry_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed: &[(&str, &[u8])] = &[("logs/a.log", CLEAN)];
+    let b = bundle(
+        dir.path(),
+        "dup.zip",
+        listed,
+        &[("logs/a.log", SECRET), ("logs/a.log", CLEAN)],
+    );
+    assert_refused(&b, "same name");
+
+    // The manifest itself, twice: the first one unzip would show.
+    let mut z = RawZip::new();
+    let mut evil = manifest("search", AT, &[]);
+    evil["incident"]["note"] = "evil".into();
+    z.add(
+        &entry("manifest.json"),
+        &deflated(&serde_json::to_vec(&evil).unwrap()),
+    );
+    z.add(&entry("manifest.json"), &deflated(&manifest_bytes(&[])));
+    let b = dir.path().join("dupmanifest.zip");
+    fs::write(&b, z.finish()).unwrap();
+    assert_refused(&b, "same name");
+}
+
 // 6. Verifying is linear in the number of entries (it was quadratic: 9 s
 // at 100,000). No timing here; this only keeps a large bundle working.
 #[test]

@@ -199,6 +199,18 @@ fn scan_entries(
     zip: &mut Zip,
     limits: &Limits,
 ) -> Result<(String, Vec<Entry>), BundleError> {
+    // The zip crate indexes entries by name and keeps one per name (the
+    // last record), while `unzip` extracts the first: with two entries of
+    // one name, what we verify and what the recipient unpacks differ. No
+    // writer of ours produces that.
+    if zip.has_duplicate_names() {
+        return Err(BundleError::NotBundle {
+            path: path.to_string(),
+            why: "two entries in its zip directory have the same name, and zip tools \
+                  disagree about which one is the file; refusing to read it"
+                .into(),
+        });
+    }
     let mut top: Option<String> = None;
     let mut entries = Vec::new();
     let mut total: u64 = 0;
