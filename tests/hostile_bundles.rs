@@ -250,6 +250,84 @@ fn duplicate_entry_names_are_refused() {
     assert_refused(&b, "same name");
 }
 
+/// The SHA-256 and CRC-32 of 256 MiB of zeros, computed once with
+/// `head -c 268435456 /dev/zero | sha256sum` and Python's zlib.crc32, so
+/// the test does not hash 2 GiB in a debug build.
+const ZEROS_SHA256: &str = "a6d72ac7690f53be6ae46ba88506bd97302a093f7108472bd9efc3cefda06484";
+const ZEROS_CRC: u32 = 0x2a0e7dbb;
+const ZEROS_LEN: u64 = 256 << 20;
+
+/// 256 MiB of zeros as one raw deflate stream (~260 KB), without
+/// compressing 256 MiB in a debug build: one MiB compressed and
+/// sync-flushed never refers back past its own start, so its bytes can be
+/// repeated; an empty final block ends the stream.
+fn zeros_deflated() -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![0u8; 1 << 20]).unwrap();
+    e.flush().unwrap();
+    let chunk = e.get_ref().clone();
+    let mut out = Vec::with_capacity(chunk.len() * 256 + 2);
+    for _ in 0..256 {
+        out.extend_from_slice(&chunk);
+    }
+    out.extend_from_slice(&[0x03, 0x00]);
+    out
+}
+
+// 2. Eight central-directory records pointing at one 256 MiB deflate
+// stream: a 262 KB file that verified and extracted to 2.1 GB.
+#[test]
+fn overlapping_entries_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..8).map(|i| format!("logs/b{i}.log")).collect();
+    let files: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            serde_json::json!({"path": n, "bytes": ZEROS_LEN, "sha256": ZEROS_SHA256,
+                "kind": "log", "collector": "test", "redactions": {}})
+        })
+        .collect();
+    let mut m = manifest("search", AT, &[]);
+    m["files"] = files.into();
+
+    let mut z = RawZip::new();
+    z.add(
+        &entry("manifest.json"),
+        &deflated(&serde_json::to_vec_pretty(&m).unwrap()),
+    );
+    // Zeros deflate at about 1030:1, past the ratio check; bytes after the
+    // final block are never read, so padding brings the ratio under it.
+    let mut compressed = zeros_deflated();
+    compressed.resize(300_000, 0);
+    let bomb = Data {
+        method: 8,
+        crc: ZEROS_CRC,
+        compressed,
+        size: ZEROS_LEN,
+    };
+    let at = z.local(&entry(&names[0]), &bomb);
+    for n in &names {
+        z.central(&entry(n), &bomb, at);
+    }
+    let bytes = z.finish();
+    assert!(bytes.len() < 400_000, "{} bytes", bytes.len());
+    let b = dir.path().join("eight.zip");
+    fs::write(&b, bytes).unwrap();
+    assert_refused(&b, "overlap");
+
+    // The smallest case: two records sharing one local header and its one
+    // byte of data.
+    let mut z = RawZip::new();
+    z.add(&entry("manifest.json"), &deflated(&manifest_bytes(&[])));
+    let d = deflated(b"x");
+    let at = z.local(&entry("logs/x.log"), &d);
+    z.central(&entry("logs/x.log"), &d, at);
+    z.central(&entry("logs/y.log"), &d, at);
+    let b = dir.path().join("two.zip");
+    fs::write(&b, z.finish()).unwrap();
+    assert_refused(&b, "overlap");
+}
+
 // 6. Verifying is linear in the number of entries (it was quadratic: 9 s
 // at 100,000). No timing here; this only keeps a large bundle working.
 #[test]

@@ -213,6 +213,7 @@ fn scan_entries(
     }
     let mut top: Option<String> = None;
     let mut entries = Vec::new();
+    let mut spans = Vec::with_capacity(zip.len());
     let mut total: u64 = 0;
     let mut seen = std::collections::HashSet::new();
     for index in 0..zip.len() {
@@ -233,6 +234,20 @@ fn scan_entries(
         }
         let trimmed = full.strip_suffix('/').unwrap_or(&full);
         check_relative_name(trimmed).map_err(&unsafe_entry)?;
+        // Every record's bytes, local header to end of data, directories
+        // included: checked for overlaps once all are known.
+        let end = f
+            .data_start()
+            .and_then(|d| d.checked_add(f.compressed_size()))
+            .ok_or_else(|| unsafe_entry("its data offset or size does not fit the file".into()))?;
+        spans.push(Span {
+            start: f.header_start(),
+            end,
+            name: trimmed
+                .split_once('/')
+                .map_or(trimmed, |(_, r)| r)
+                .to_string(),
+        });
         let (first, rest) = match trimmed.split_once('/') {
             Some((a, b)) => (a, Some(b)),
             None => (trimmed, None),
@@ -288,9 +303,48 @@ fn scan_entries(
             index,
         });
     }
+    check_overlaps(path, &mut spans, zip.central_directory_start())?;
     let top = top.ok_or_else(|| BundleError::NotBundle {
         path: path.to_string(),
         why: "the archive is empty".into(),
     })?;
     Ok((top, entries))
+}
+
+/// Where one record's local header and data lie in the file.
+struct Span {
+    start: u64,
+    end: u64,
+    name: String,
+}
+
+/// Refuses records whose bytes overlap: many names for one deflate stream
+/// is how a small file inflates to gigabytes (eight records on one 256 MiB
+/// stream made a 300 KB bundle extract 2 GiB), each within its declared
+/// size. A genuine zip stores every entry once, before the central
+/// directory.
+fn check_overlaps(path: &str, spans: &mut [Span], directory_start: u64) -> Result<(), BundleError> {
+    let bomb = |name: &str, why: String| BundleError::Bomb {
+        path: path.to_string(),
+        name: name.to_string(),
+        why,
+    };
+    spans.sort_unstable_by_key(|s| (s.start, s.end));
+    for pair in spans.windows(2) {
+        if pair[0].end > pair[1].start {
+            return Err(bomb(
+                &pair[1].name,
+                format!("overlaps the data of entry {}", pair[0].name),
+            ));
+        }
+    }
+    if let Some(last) = spans.last()
+        && last.end > directory_start
+    {
+        return Err(bomb(
+            &last.name,
+            "overlaps the zip's central directory".into(),
+        ));
+    }
+    Ok(())
 }
