@@ -328,6 +328,57 @@ fn overlapping_entries_are_refused() {
     assert_refused(&b, "overlap");
 }
 
+/// Deterministic bytes that deflate poorly, for manifests that must not
+/// be refused merely for their compression ratio.
+fn noise_hex(len: usize) -> String {
+    let mut state: u64 = 7;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            char::from(b"0123456789abcdef"[(state >> 60) as usize])
+        })
+        .collect()
+}
+
+fn with_manifest(dir: &Path, name: &str, body: &[u8], how: fn(&[u8]) -> Data) -> PathBuf {
+    let mut z = RawZip::new();
+    z.add(&entry("manifest.json"), &how(body));
+    let p = dir.join(name);
+    fs::write(&p, z.finish()).unwrap();
+    p
+}
+
+// 5. A manifest tens of MiB long is refused before it is parsed, and one
+// made of millions of tiny values is refused before serde_json builds
+// them (a 65 KB bundle once took 1.45 GB of memory this way).
+#[test]
+fn huge_manifests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = manifest("search", AT, &[]);
+    m["options"]["padding"] = noise_hex(48 << 20).into();
+    let b = with_manifest(
+        dir.path(),
+        "long.zip",
+        &serde_json::to_vec(&m).unwrap(),
+        stored,
+    );
+    assert_refused(&b, "manifest.json");
+    let r = sg(&["inspect", b.to_str().unwrap()], dir.path());
+    assert!(r.stderr.contains("zip bomb"), "{}", r.stderr);
+
+    let mut body = serde_json::to_vec(&manifest("search", AT, &[])).unwrap();
+    body.pop(); // the closing brace
+    body.extend_from_slice(b",\"options\":{\"x\":[0");
+    for _ in 0..5_000_000 {
+        body.extend_from_slice(b",0");
+    }
+    body.extend_from_slice(b"]}}");
+    let b = with_manifest(dir.path(), "many.zip", &body, stored);
+    assert_refused(&b, "manifest.json is malformed");
+    let r = sg(&["inspect", b.to_str().unwrap()], dir.path());
+    assert!(r.stderr.contains("values"), "{}", r.stderr);
+}
+
 // 6. Verifying is linear in the number of entries (it was quadratic: 9 s
 // at 100,000). No timing here; this only keeps a large bundle working.
 #[test]
@@ -351,4 +402,143 @@ fn verify_handles_fifty_thousand_entries() {
     let v = b.verify();
     assert_eq!(v.problems, Vec::<String>::new());
     assert_eq!(v.checked, 50_000);
+}
+
+// 7. Sizes are summed with checked arithmetic: a manifest whose sizes add
+// past u64 is refused (it made `inspect` panic), and so is an entry
+// declaring u64::MAX bytes.
+#[test]
+fn sizes_that_overflow_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed: &[(&str, &[u8])] = &[("logs/a.log", CLEAN), ("logs/b.log", CLEAN)];
+    let mut m = manifest("search", AT, listed);
+    m["files"][0]["bytes"] = u64::MAX.into();
+    m["files"][1]["bytes"] = u64::MAX.into();
+    let mut z = RawZip::new();
+    z.add(
+        &entry("manifest.json"),
+        &deflated(&serde_json::to_vec(&m).unwrap()),
+    );
+    z.add(&entry("logs/a.log"), &deflated(CLEAN));
+    z.add(&entry("logs/b.log"), &deflated(CLEAN));
+    let b = dir.path().join("sum.zip");
+    fs::write(&b, z.finish()).unwrap();
+    assert_refused(&b, "manifest.json is malformed");
+
+    let mut m = manifest("search", AT, &[]);
+    m["files"] = serde_json::json!([{"path": "logs/a.log", "bytes": 1, "sha256": "",
+        "kind": "log", "collector": "test",
+        "redactions": {"a": u64::MAX, "b": u64::MAX}}]);
+    let b = with_manifest(
+        dir.path(),
+        "counts.zip",
+        &serde_json::to_vec(&m).unwrap(),
+        deflated,
+    );
+    assert_refused(&b, "manifest.json is malformed");
+
+    let mut z = RawZip::new();
+    z.add(&entry("manifest.json"), &deflated(&manifest_bytes(&[])));
+    let mut huge = deflated(CLEAN);
+    huge.size = u64::MAX;
+    z.add(&entry("logs/a.log"), &huge);
+    let b = dir.path().join("u64max.zip");
+    fs::write(&b, z.finish()).unwrap();
+    assert_refused(&b, "zip bomb");
+}
+
+// 8. A malformed manifest is reported by position and kind, never by
+// quoting it: the text may be a secret.
+#[test]
+fn manifest_errors_never_quote_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "SECRETVALUE123";
+    let base = manifest("search", AT, &[("logs/a.log", CLEAN)]);
+    let mut cases: Vec<(&str, serde_json::Value)> = Vec::new();
+    for (field, at) in [
+        ("complete", &["complete"][..]),
+        ("created", &["created_at"][..]),
+        ("kind", &["files", "0", "kind"][..]),
+        ("bytes", &["files", "0", "bytes"][..]),
+        ("type", &["deployment", "type"][..]),
+        ("version", &["format_version"][..]),
+    ] {
+        let mut m = base.clone();
+        let mut v = &mut m;
+        for k in at {
+            v = match k.parse::<usize>() {
+                Ok(i) => &mut v[i],
+                Err(_) => &mut v[*k],
+            };
+        }
+        *v = secret.into();
+        cases.push((field, m));
+    }
+    for (name, m) in cases {
+        let b = with_manifest(
+            dir.path(),
+            &format!("{name}.zip"),
+            &serde_json::to_vec_pretty(&m).unwrap(),
+            deflated,
+        );
+        for extra in [&[][..], &["--json"][..], &["--verify"][..]] {
+            let mut args = vec!["inspect", b.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            let r = sg(&args, dir.path());
+            assert_eq!(r.code, 1, "{name}: accepted");
+            assert!(
+                r.stderr.contains("manifest.json is malformed"),
+                "{name}: {}",
+                r.stderr
+            );
+            // format_version is checked on its own, before the full parse.
+            if name != "version" {
+                assert!(r.stderr.contains("line "), "{name}: {}", r.stderr);
+            }
+            assert!(
+                !r.stderr.contains(secret) && !r.stdout.contains(secret),
+                "{name} quoted the manifest: {}",
+                r.stderr
+            );
+        }
+    }
+    // Syntax errors, too, say where and not what.
+    let b = with_manifest(
+        dir.path(),
+        "syntax.zip",
+        format!("{{\"format_version\": 1, \"note\": \"{secret}\" oops}}").as_bytes(),
+        deflated,
+    );
+    let r = sg(&["inspect", b.to_str().unwrap()], dir.path());
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not JSON"), "{}", r.stderr);
+    assert!(r.stderr.contains("line 1 column"), "{}", r.stderr);
+    assert!(!r.stderr.contains(secret), "{}", r.stderr);
+}
+
+// 9. format_version that is negative or beyond any format gets an error
+// saying so (a negative number was called "not a whole number", and
+// 4294967296 asked to upgrade sg-debug to a format that cannot exist).
+#[test]
+fn odd_format_versions_get_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("negative", "-1", "negative"),
+        ("hugenegative", "-99999999999999999999", "negative"),
+        ("pastu32", "4294967296", "out of range"),
+        ("pastu64", "18446744073709551616", "out of range"),
+        ("float", "1e300", "out of range"),
+        ("fraction", "1.5", "not a whole number"),
+        ("string", "\"1\"", "not a number"),
+    ];
+    for (i, (name, version, needle)) in cases.iter().enumerate() {
+        let body = format!("{{\"format_version\": {version}, \"tool\": {{}}}}");
+        // Numbered, so the file name in the message cannot match a needle.
+        let b = with_manifest(dir.path(), &format!("{i}.zip"), body.as_bytes(), deflated);
+        let r = sg(&["inspect", b.to_str().unwrap()], dir.path());
+        assert_eq!(r.code, 1, "{name}: accepted");
+        assert!(r.stderr.contains("format_version"), "{name}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{name}: {}", r.stderr);
+        assert!(!r.stderr.contains("upgrade"), "{name}: {}", r.stderr);
+    }
 }

@@ -4,6 +4,7 @@
 //! and nothing is ever written outside the directory asked for.
 
 mod archive;
+mod manifest;
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
@@ -16,6 +17,7 @@ use zip::ZipArchive;
 
 use self::archive::Archive;
 pub use self::archive::EntryReader;
+use self::manifest::read_manifest;
 use super::format::{self, FORMAT_VERSION, MANIFEST_NAME, Manifest};
 use super::writer::HashingWriter;
 
@@ -32,7 +34,17 @@ pub const MAX_TOTAL_BYTES: u64 = 32 << 30;
 pub const MAX_INFLATED_BYTES: u64 = 2 * MAX_TOTAL_BYTES;
 /// Deflate cannot exceed about 1032:1; anything claiming more is crafted.
 pub const MAX_RATIO: u64 = 1000;
-const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+/// manifest.json, inflated. The largest real manifests run to about 300
+/// bytes per file pretty-printed (path, size, hash, kind, collector, a few
+/// redaction counts) for up to 100,000 files: about 29 MiB. It is held
+/// whole to be parsed, so anything larger is refused unread.
+pub const MAX_MANIFEST_BYTES: u64 = 32 << 20;
+/// JSON values in manifest.json. A file record is about ten (the record,
+/// its fields, its redaction counts), so 100,000 files make about a
+/// million; four leave room for collectors and leak-scan hits. It bounds
+/// parsing: 32 MiB of `[0,0,...]` in the untyped `options` would be 16
+/// million 32-byte serde_json Values, about 1 GiB with growth.
+pub const MAX_MANIFEST_VALUES: u64 = 4_000_000;
 
 /// The limits one Bundle enforces: the constants above, or smaller ones in
 /// tests so that each can be reached without gigabytes.
@@ -42,6 +54,7 @@ struct Limits {
     total: u64,
     inflated: u64,
     manifest: u64,
+    manifest_values: u64,
 }
 
 impl Limits {
@@ -50,6 +63,7 @@ impl Limits {
         total: MAX_TOTAL_BYTES,
         inflated: MAX_INFLATED_BYTES,
         manifest: MAX_MANIFEST_BYTES,
+        manifest_values: MAX_MANIFEST_VALUES,
     };
 }
 
@@ -298,47 +312,6 @@ impl Bundle {
         guard.0 = None;
         Ok(names.len())
     }
-}
-
-fn read_manifest(archive: &mut Archive, top: &str) -> Result<Manifest, BundleError> {
-    let path = archive.path.clone();
-    let Some(entry) = archive.find(MANIFEST_NAME) else {
-        return Err(BundleError::NotBundle {
-            path,
-            why: format!("it has no {top}/{MANIFEST_NAME}"),
-        });
-    };
-    if entry.size > archive.limits().manifest {
-        return Err(BundleError::Bomb {
-            path,
-            name: MANIFEST_NAME.into(),
-            why: format!("declares {} bytes", entry.size),
-        });
-    }
-    let mut raw = Vec::new();
-    archive.copy(MANIFEST_NAME, &mut raw)?;
-    let bad = |why: String| BundleError::BadManifest {
-        path: path.clone(),
-        why,
-    };
-    let value: serde_json::Value =
-        serde_json::from_slice(&raw).map_err(|e| bad(format!("not JSON ({e})")))?;
-    let version = value
-        .get("format_version")
-        .ok_or_else(|| bad("no format_version field".into()))?
-        .as_u64()
-        .ok_or_else(|| bad("format_version is not a whole number".into()))?;
-    if version > u64::from(FORMAT_VERSION) {
-        return Err(BundleError::NewerFormat {
-            path,
-            found: version,
-            ours: env!("CARGO_PKG_VERSION"),
-        });
-    }
-    if version == 0 {
-        return Err(bad("format_version 0 does not exist".into()));
-    }
-    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
 }
 
 fn inner_reason(e: &BundleError) -> String {
