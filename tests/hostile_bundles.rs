@@ -328,6 +328,92 @@ fn overlapping_entries_are_refused() {
     assert_refused(&b, "overlap");
 }
 
+// 3. --extract writes exactly what --verify checks: nothing unlisted,
+// nothing missing, every size and hash as the manifest says.
+#[test]
+fn extract_accepts_exactly_the_verified_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed: &[(&str, &[u8])] = &[("logs/a.log", CLEAN)];
+    let cases: &[(&str, &[(&str, &[u8])])] = &[
+        (
+            "unlisted",
+            &[("logs/a.log", CLEAN), ("logs/extra.log", SECRET)],
+        ),
+        ("missing", &[]),
+    ];
+    for (name, held) in cases {
+        let b = bundle(dir.path(), &format!("{name}.zip"), listed, held);
+        let out = dir.path().join(format!("out-{name}"));
+        let r = extract_to(&b, &out);
+        assert_eq!(r.code, 1, "{name}: extracted: {}", r.stdout);
+        assert!(r.stderr.contains("--verify"), "{name}: {}", r.stderr);
+        assert!(r.stderr.contains("logs/"), "{name}: {}", r.stderr);
+        assert_nothing_extracted(&out);
+    }
+
+    // The right hash but the wrong size in the manifest.
+    let mut m = manifest("search", AT, listed);
+    m["files"][0]["bytes"] = (CLEAN.len() + 1).into();
+    let mut z = RawZip::new();
+    z.add(
+        &entry("manifest.json"),
+        &deflated(&serde_json::to_vec(&m).unwrap()),
+    );
+    z.add(&entry("logs/a.log"), &deflated(CLEAN));
+    let b = dir.path().join("size.zip");
+    fs::write(&b, z.finish()).unwrap();
+    let out = dir.path().join("out-size");
+    let r = extract_to(&b, &out);
+    assert_eq!(r.code, 1, "extracted: {}", r.stdout);
+    assert!(r.stderr.contains("logs/a.log"), "{}", r.stderr);
+    assert_nothing_extracted(&out);
+
+    // And the matching bundle still extracts.
+    let b = bundle(dir.path(), "good.zip", listed, listed);
+    let out = dir.path().join("out-good");
+    let r = extract_to(&b, &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(fs::read(out.join("logs/a.log")).unwrap(), CLEAN);
+}
+
+// 4. Extracted files hold customer data: owner-only whatever the umask.
+#[cfg(unix)]
+#[test]
+fn extracted_files_are_owner_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let files: &[(&str, &[u8])] = &[("logs/a.log", CLEAN), ("config/deep/site.json", b"{}")];
+    let b = bundle(dir.path(), "b.zip", files, files);
+    let out = dir.path().join("parent/out");
+    let r = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000; exec "$0" inspect "$1" --extract "$2""#)
+        .arg(env!("CARGO_BIN_EXE_sg-debug"))
+        .arg(&b)
+        .arg(&out)
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mut seen = 0;
+    let mut stack = vec![out.clone()];
+    while let Some(p) = stack.pop() {
+        let meta = fs::symlink_metadata(&p).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{}", p.display());
+            for e in fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        } else {
+            assert_eq!(mode, 0o600, "{}", p.display());
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3, "manifest.json and two files");
+}
+
 /// Deterministic bytes that deflate poorly, for manifests that must not
 /// be refused merely for their compression ratio.
 fn noise_hex(len: usize) -> String {

@@ -4,13 +4,13 @@
 //! and nothing is ever written outside the directory asked for.
 
 mod archive;
+mod extract;
 mod manifest;
 
-use std::collections::{BTreeMap, HashSet};
-use std::ffi::OsString;
-use std::fs::{self, File};
+use std::collections::HashSet;
+use std::fs::File;
 use std::io::{self, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use thiserror::Error;
 use zip::ZipArchive;
@@ -211,7 +211,11 @@ impl Bundle {
         let mut listed: HashSet<&str> = HashSet::with_capacity(self.manifest.files.len());
         for f in &self.manifest.files {
             v.checked += 1;
-            listed.insert(&f.path);
+            if !listed.insert(&f.path) {
+                v.problems
+                    .push(format!("{}: listed twice in the manifest", f.path));
+                continue;
+            }
             let mut w = HashingWriter::new(io::sink());
             match self.archive.copy(&f.path, &mut w) {
                 Err(BundleError::NoEntry { .. }) => v
@@ -246,71 +250,12 @@ impl Bundle {
         v
     }
 
-    /// Unpacks into `dir`, which must not exist yet. Everything lands in a
-    /// sibling `.partial` directory first and is renamed at the end, so a
-    /// failure leaves nothing behind; hashes are checked on the way.
+    /// Unpacks into `dir`, which must not exist yet, exactly the files
+    /// `verify` checks: the zip's entries must be the manifest's files at
+    /// the listed sizes, and every hash must match, or nothing is left
+    /// behind. Files are 0600 and directories 0700 whatever the umask.
     pub fn extract(&mut self, dir: &Path) -> Result<usize, BundleError> {
-        let shown = self.archive.path.clone();
-        let fail = |why: String| BundleError::Extract {
-            path: shown.clone(),
-            why,
-        };
-        if dir.exists() {
-            return Err(fail(format!(
-                "{} already exists; name a new directory",
-                dir.display()
-            )));
-        }
-        let mut tmp: OsString = dir.as_os_str().to_owned();
-        tmp.push(".partial");
-        let tmp = PathBuf::from(tmp);
-        if tmp.exists() {
-            return Err(fail(format!(
-                "{} exists (left by an earlier run?); remove it and try again",
-                tmp.display()
-            )));
-        }
-        let guard = RemoveOnDrop(Some(tmp.clone()));
-        fs::create_dir_all(&tmp).map_err(|e| fail(format!("creating {}: {e}", tmp.display())))?;
-        let expected: BTreeMap<String, String> = self
-            .manifest
-            .files
-            .iter()
-            .map(|f| (f.path.clone(), f.sha256.clone()))
-            .collect();
-        let names: Vec<String> = self
-            .archive
-            .entries
-            .iter()
-            .map(|e| e.name.clone())
-            .collect();
-        for name in &names {
-            // Names were validated in open(): relative, no `..`, no backslash.
-            let target = tmp.join(name);
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent)
-                    .map_err(|e| fail(format!("creating {}: {e}", parent.display())))?;
-            }
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&target)
-                .map_err(|e| fail(format!("creating {}: {e}", target.display())))?;
-            let mut w = HashingWriter::new(&mut file);
-            self.archive.copy(name, &mut w)?;
-            let (_, sha) = w.finish();
-            if let Some(want) = expected.get(name)
-                && *want != sha
-            {
-                return Err(fail(format!(
-                    "{name} does not match its SHA-256 in the manifest; run `sg-debug inspect {shown} --verify`"
-                )));
-            }
-        }
-        fs::rename(&tmp, dir).map_err(|e| fail(format!("renaming into {}: {e}", dir.display())))?;
-        let mut guard = guard;
-        guard.0 = None;
-        Ok(names.len())
+        extract::extract(&mut self.archive, &self.manifest, dir)
     }
 }
 
@@ -319,16 +264,6 @@ fn inner_reason(e: &BundleError) -> String {
         BundleError::Read { source, .. } => source.to_string(),
         BundleError::Bomb { why, .. } => why.clone(),
         other => other.to_string(),
-    }
-}
-
-struct RemoveOnDrop(Option<PathBuf>);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = fs::remove_dir_all(p);
-        }
     }
 }
 
