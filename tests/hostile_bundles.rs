@@ -334,7 +334,8 @@ fn overlapping_entries_are_refused() {
 fn extract_accepts_exactly_the_verified_set() {
     let dir = tempfile::tempdir().unwrap();
     let listed: &[(&str, &[u8])] = &[("logs/a.log", CLEAN)];
-    let cases: &[(&str, &[(&str, &[u8])])] = &[
+    type Files<'a> = &'a [(&'a str, &'a [u8])];
+    let cases: &[(&str, Files)] = &[
         (
             "unlisted",
             &[("logs/a.log", CLEAN), ("logs/extra.log", SECRET)],

@@ -13,6 +13,8 @@ use super::format::check_relative_name;
 use super::{BundleError, Entry, Limits};
 
 type Zip = ZipArchive<BufReader<File>>;
+/// Entry name -> position in the entry list.
+type Index = HashMap<String, usize>;
 
 pub(super) struct Archive {
     pub(super) path: String,
@@ -20,7 +22,7 @@ pub(super) struct Archive {
     pub(super) entries: Vec<Entry>,
     /// Name -> position in `entries`, so lookups stay O(1) with 100,000
     /// entries (a linear search made `verify` quadratic).
-    by_name: HashMap<String, usize>,
+    by_name: Index,
     /// Bytes inflated so far, over the Bundle's whole life.
     inflated: u64,
     limits: Limits,
@@ -30,16 +32,10 @@ impl Archive {
     /// Validates every entry; returns the archive and its top folder.
     pub(super) fn new(
         path: String,
-        zip: Zip,
+        mut zip: Zip,
         limits: Limits,
     ) -> Result<(Archive, String), BundleError> {
-        let mut zip = zip;
-        let (top, entries) = scan_entries(&path, &mut zip, &limits)?;
-        let mut by_name = HashMap::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            // scan_entries refused duplicates already.
-            by_name.insert(e.name.clone(), i);
-        }
+        let (top, entries, by_name) = scan_entries(&path, &mut zip, &limits)?;
         let archive = Archive {
             path,
             zip,
@@ -193,12 +189,13 @@ impl Read for EntryReader<'_> {
     }
 }
 
-/// Validates every entry before anything is inflated.
+/// Validates every entry before anything is inflated; returns the top
+/// folder, the file entries and their index by name.
 fn scan_entries(
     path: &str,
     zip: &mut Zip,
     limits: &Limits,
-) -> Result<(String, Vec<Entry>), BundleError> {
+) -> Result<(String, Vec<Entry>, Index), BundleError> {
     // The zip crate indexes entries by name and keeps one per name (the
     // last record), while `unzip` extracts the first: with two entries of
     // one name, what we verify and what the recipient unpacks differ. No
@@ -215,7 +212,7 @@ fn scan_entries(
     let mut entries = Vec::new();
     let mut spans = Vec::with_capacity(zip.len());
     let mut total: u64 = 0;
-    let mut seen = std::collections::HashSet::new();
+    let mut by_name = HashMap::with_capacity(zip.len());
     for index in 0..zip.len() {
         let f = zip
             .by_index_raw(index)
@@ -234,6 +231,10 @@ fn scan_entries(
         }
         let trimmed = full.strip_suffix('/').unwrap_or(&full);
         check_relative_name(trimmed).map_err(&unsafe_entry)?;
+        let (first, rest) = match trimmed.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (trimmed, None),
+        };
         // Every record's bytes, local header to end of data, directories
         // included: checked for overlaps once all are known.
         let end = f
@@ -243,15 +244,8 @@ fn scan_entries(
         spans.push(Span {
             start: f.header_start(),
             end,
-            name: trimmed
-                .split_once('/')
-                .map_or(trimmed, |(_, r)| r)
-                .to_string(),
+            name: rest.unwrap_or(trimmed).to_string(),
         });
-        let (first, rest) = match trimmed.split_once('/') {
-            Some((a, b)) => (a, Some(b)),
-            None => (trimmed, None),
-        };
         match &top {
             None => top = Some(first.to_string()),
             Some(t) if t != first => {
@@ -268,7 +262,8 @@ fn scan_entries(
         let Some(rest) = rest else {
             return Err(unsafe_entry("file outside the bundle's top folder".into()));
         };
-        if !seen.insert(rest.to_string()) {
+        // Distinct raw names can still meet here (invalid UTF-8 made lossy).
+        if by_name.insert(rest.to_string(), entries.len()).is_some() {
             return Err(unsafe_entry("appears twice".into()));
         }
         let bomb = |why: String| BundleError::Bomb {
@@ -308,7 +303,7 @@ fn scan_entries(
         path: path.to_string(),
         why: "the archive is empty".into(),
     })?;
-    Ok((top, entries))
+    Ok((top, entries, by_name))
 }
 
 /// Where one record's local header and data lie in the file.

@@ -234,10 +234,9 @@ fn data_error(msg: &str) -> String {
     ];
     if ours.iter().any(|p| msg.starts_with(p))
         && let Some((_, expected)) = msg.rsplit_once(", expected ")
+        && fixed(expected)
     {
-        if fixed(expected) {
-            return format!("a field has the wrong type or value (expected {expected})");
-        }
+        return format!("a field has the wrong type or value (expected {expected})");
     }
     "a field has the wrong type or value".into()
 }

@@ -1,7 +1,8 @@
 //! Opening a bundle someone sent us. Bundles come from customers, over
 //! tickets: treat every byte as hostile until checked. Names are validated
-//! before anything is read, sizes are bounded before anything is inflated,
-//! and nothing is ever written outside the directory asked for.
+//! before anything is read (a name twice, or two entries sharing bytes, is
+//! refused), sizes are bounded before anything is inflated and again while
+//! inflating, and nothing is ever written outside the directory asked for.
 
 mod archive;
 mod extract;
@@ -24,7 +25,9 @@ use super::writer::HashingWriter;
 /// One entry is refused above this size (declared or actual). Logs are
 /// capped per container when collected, so a legitimate entry is far smaller.
 pub const MAX_ENTRY_BYTES: u64 = 4 << 30;
-/// All entries together, as declared.
+/// All entries together, as declared: eight entries at the cap above. A
+/// bundle is many per-container-capped logs, far below this; the bound
+/// keeps what one bundle can make us inflate or write finite.
 pub const MAX_TOTAL_BYTES: u64 = 32 << 30;
 /// Everything one open Bundle will ever inflate, however often entries are
 /// read. Each action (verify, scan, extract, redact) reads every entry
@@ -41,7 +44,7 @@ pub const MAX_RATIO: u64 = 1000;
 pub const MAX_MANIFEST_BYTES: u64 = 32 << 20;
 /// JSON values in manifest.json. A file record is about ten (the record,
 /// its fields, its redaction counts), so 100,000 files make about a
-/// million; four leave room for collectors and leak-scan hits. It bounds
+/// million; four million leave room for collectors and leak-scan hits. It bounds
 /// parsing: 32 MiB of `[0,0,...]` in the untyped `options` would be 16
 /// million 32-byte serde_json Values, about 1 GiB with growth.
 pub const MAX_MANIFEST_VALUES: u64 = 4_000_000;
