@@ -37,19 +37,14 @@ fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// One CSV cell: quoted when needed, and a cell that a spreadsheet would
-/// run as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) is
-/// prefixed with `'` so it stays text (the OWASP CSV injection advice).
-pub fn csv_cell(v: &str) -> String {
-    let v: Cow<str> = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+/// A CSV cell a spreadsheet will not run: one starting with `=`, `+`,
+/// `-`, `@`, tab or carriage return is prefixed with `'` so it stays text
+/// (the OWASP advice on CSV injection). Quoting is the CSV writer's job.
+pub fn spreadsheet_safe(v: &str) -> Cow<'_, str> {
+    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         Cow::Owned(format!("'{v}"))
     } else {
         Cow::Borrowed(v)
-    };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.into_owned()
     }
 }
 
@@ -61,20 +56,25 @@ mod tests {
     fn escapes_cannot_reach_the_terminal() {
         assert_eq!(terminal_safe("plain ü"), "plain ü");
         let s = terminal_safe("a\u{1b}]0;owned\u{7}\rRedactions  none\u{1b}[2K");
-        assert!(!s.contains('\u{1b}') && !s.contains('\r') && !s.contains('\u{7}'), "{s}");
+        assert!(
+            !s.contains('\u{1b}') && !s.contains('\r') && !s.contains('\u{7}'),
+            "{s}"
+        );
         assert!(s.contains("\\u{1b}]0;owned"), "{s}");
         assert_eq!(terminal_safe("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(terminal_safe_lines("a\nb\u{1b}"), "a\nb\\u{1b}");
     }
 
     #[test]
-    fn csv_cells_are_quoted_and_never_formulas() {
-        assert_eq!(csv_cell("6.12.5040"), "6.12.5040");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"x\""), "\"say \"\"x\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_cell("-2"), "'-2");
+    fn cells_are_never_formulas() {
+        assert_eq!(spreadsheet_safe("6.12.5040"), "6.12.5040");
+        assert_eq!(
+            spreadsheet_safe("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(spreadsheet_safe("+1"), "'+1");
+        assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(spreadsheet_safe("-2"), "'-2");
+        assert_eq!(spreadsheet_safe("a=b"), "a=b");
     }
 }

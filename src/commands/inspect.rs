@@ -2,7 +2,7 @@
 //! with a flag (entries, one entry, verification, leak scan, extraction,
 //! JSON for scripts).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,6 +10,8 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::bundle::Bundle;
+use crate::display::terminal_safe;
+use crate::fsutil::cleanup;
 use crate::inspect;
 
 #[derive(Debug, Args)]
@@ -42,35 +44,45 @@ pub struct InspectArgs {
 
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let mut bundle = Bundle::open(&args.bundle)?;
+    // Written, not printed: a closed pipe (`| head`) ends the command
+    // quietly instead of a panic (see main.rs).
+    let mut out = io::stdout().lock();
     if args.json {
-        let out = serde_json::json!({
+        let value = serde_json::json!({
             "bundle": bundle.path(),
             "manifest": bundle.manifest(),
             "derived": inspect::Derived::of(bundle.manifest()),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else if args.list {
-        print!("{}", inspect::list(&bundle));
+        write!(out, "{}", inspect::list(&bundle))?;
     } else if let Some(name) = &args.cat {
-        let stdout = io::stdout();
-        let mut lock = stdout.lock();
-        bundle.copy_entry(name, &mut lock)?;
-        lock.flush()?;
+        if io::stdout().is_terminal() {
+            // On a terminal the entry is shown, so it is escaped; piped,
+            // its bytes go through untouched.
+            let mut buf = Vec::new();
+            bundle.copy_entry(name, &mut buf)?;
+            let text = String::from_utf8_lossy(&buf);
+            write!(out, "{}", terminal_safe_text(&text))?;
+        } else {
+            bundle.copy_entry(name, &mut out)?;
+        }
+        out.flush()?;
     } else if args.verify {
         let v = bundle.verify();
+        let shown = terminal_safe(bundle.path()).into_owned();
         if v.problems.is_empty() {
-            println!(
-                "{}: OK, {} files match their SHA-256 and size in the manifest",
-                bundle.path(),
+            writeln!(
+                out,
+                "{shown}: OK, {} files match their SHA-256 and size in the manifest",
                 v.checked
-            );
+            )?;
         } else {
             for p in &v.problems {
-                eprintln!("MISMATCH {p}");
+                eprintln!("MISMATCH {}", terminal_safe(p));
             }
             eprintln!(
-                "error: {}: {} problem(s) in {} listed files; the bundle was altered or damaged after it was written",
-                bundle.path(),
+                "error: {shown}: {} problem(s) in {} listed files; the bundle was altered or damaged after it was written",
                 v.problems.len(),
                 v.checked
             );
@@ -79,29 +91,54 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
     } else if args.scan {
         let redactor = args.rules.redactor()?;
         let (files, hits) = inspect::scan(&mut bundle, &redactor)?;
+        let shown = terminal_safe(bundle.path()).into_owned();
         if hits.is_empty() {
-            println!(
-                "{}: no secrets found in {files} files by {} rules",
-                bundle.path(),
+            writeln!(
+                out,
+                "{shown}: no secrets found in {files} files by {} rules",
                 redactor.rules().loaded.len()
-            );
+            )?;
         } else {
             for h in &hits {
-                eprintln!("LEAK {}:{}: matches rule {}", h.path, h.line, h.rule);
+                eprintln!(
+                    "LEAK {}:{}: matches rule {}",
+                    terminal_safe(&h.path),
+                    h.line,
+                    terminal_safe(&h.rule)
+                );
             }
             eprintln!(
-                "error: {}: {} possible secret(s) in {files} files; do not share this bundle until they are removed (sg-debug redact {} -o NEW.zip)",
-                bundle.path(),
+                "error: {shown}: {} possible secret(s) in {files} files; do not share this bundle until they are removed (sg-debug redact {shown} -o NEW.zip)",
                 hits.len(),
-                bundle.path()
             );
             return Ok(ExitCode::FAILURE);
         }
     } else if let Some(dir) = &args.extract {
+        // Ctrl-C while extracting removes the half-written directory.
+        cleanup::exit_on_signals("interrupted: nothing extracted");
         let n = bundle.extract(dir)?;
-        println!("extracted {n} files into {}", dir.display());
+        writeln!(out, "extracted {n} files into {}", dir.display())?;
     } else {
-        print!("{}", inspect::summary(&bundle));
+        write!(out, "{}", inspect::summary(&bundle))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Entry text for a terminal: line breaks and tabs kept, other control
+/// characters escaped.
+fn terminal_safe_text(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|l| {
+            let (body, nl) = match l.strip_suffix('\n') {
+                Some(b) => (b, "\n"),
+                None => (l, ""),
+            };
+            let body = body.strip_suffix('\r').unwrap_or(body);
+            let cells: Vec<String> = body
+                .split('\t')
+                .map(|c| terminal_safe(c).into_owned())
+                .collect();
+            format!("{}{nl}", cells.join("\t"))
+        })
+        .collect()
 }

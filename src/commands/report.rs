@@ -8,16 +8,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use clap::Args;
 use serde::Serialize;
 
-use clap::Args;
-
 use crate::bundle::{Bundle, Manifest};
-use crate::category::CATEGORIES;
+use crate::category::{self, CATEGORIES};
+use crate::display::{spreadsheet_safe, terminal_safe};
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("format").multiple(false))]
@@ -41,6 +42,9 @@ pub struct Report {
     pub by_sourcegraph_version: BTreeMap<String, u64>,
     pub by_month: BTreeMap<String, u64>,
     pub unreadable: Vec<Unreadable>,
+    /// Found but not opened: not regular files, directories that could
+    /// not be listed.
+    pub skipped: Vec<Unreadable>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -50,22 +54,28 @@ pub struct Unreadable {
 }
 
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
-    let files = find_bundles(&args.inputs)?;
-    let report = build(&files);
+    let found = find_bundles(&args.inputs)?;
+    let mut report = build(&found.files);
+    report.skipped = found.skipped;
+    let mut out = io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else if args.csv {
-        print!("{}", csv(&report));
-        for u in &report.unreadable {
-            eprintln!("unreadable: {}: {}", u.path, u.error);
+        csv(&report, &mut out)?;
+        for u in report.unreadable.iter().chain(&report.skipped) {
+            eprintln!(
+                "unreadable: {}: {}",
+                terminal_safe(&u.path),
+                terminal_safe(&u.error)
+            );
         }
     } else {
-        print!("{}", table(&report));
+        write!(out, "{}", table(&report))?;
     }
     Ok(if report.bundles == 0 {
         eprintln!(
             "error: none of the {} file(s) found could be read as a bundle",
-            files.len()
+            found.files.len()
         );
         ExitCode::FAILURE
     } else {
@@ -73,10 +83,22 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     })
 }
 
+/// What a search of the inputs found: bundles to read, and what was passed
+/// over with the reason (not a regular file, a directory that cannot be
+/// listed).
+pub struct Found {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<Unreadable>,
+}
+
 /// Named files are taken as given (a typo should fail loudly); directories
-/// are searched recursively for `*.zip`, in a stable order.
-pub fn find_bundles(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// are searched recursively for `*.zip`, in a stable order. Only regular
+/// files are ever opened: a FIFO named like a bundle would block forever.
+pub fn find_bundles(inputs: &[PathBuf]) -> Result<Found> {
+    let mut found = Found {
+        files: Vec::new(),
+        skipped: Vec::new(),
+    };
     for input in inputs {
         let meta = fs::metadata(input).map_err(|e| {
             anyhow::anyhow!(
@@ -85,33 +107,61 @@ pub fn find_bundles(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             )
         })?;
         if meta.is_dir() {
-            walk(input, &mut out)?;
+            walk(input, &mut found);
+        } else if meta.is_file() {
+            found.files.push(input.clone());
         } else {
-            out.push(input.clone());
+            bail!(
+                "{} is not a regular file (a FIFO, socket or device?); pass bundles or directories that hold them",
+                input.display()
+            );
         }
     }
-    if out.is_empty() {
+    if found.files.is_empty() {
         let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-        bail!("no bundles (*.zip) found in {}", names.join(", "));
+        let skipped = match found.skipped.len() {
+            0 => String::new(),
+            n => format!(" ({n} passed over: {})", found.skipped[0].error),
+        };
+        bail!("no bundles (*.zip) found in {}{skipped}", names.join(", "));
     }
-    Ok(out)
+    Ok(found)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+fn walk(dir: &Path, found: &mut Found) {
+    fn skip(found: &mut Found, p: &Path, why: String) {
+        found.skipped.push(Unreadable {
+            path: p.display().to_string(),
+            error: why,
+        })
+    }
+    let listing = match fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) => return skip(found, dir, format!("cannot list this directory: {e}")),
+    };
+    let mut entries: Vec<PathBuf> = listing.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
-        let ft = fs::symlink_metadata(&p)?.file_type();
+        let Ok(meta) = fs::symlink_metadata(&p) else {
+            skip(found, &p, "vanished while listing".into());
+            continue;
+        };
+        let ft = meta.file_type();
+        let is_zip = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
         if ft.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
-            out.push(p);
+            walk(&p, found);
+        } else if !is_zip {
+            continue;
+        } else if ft.is_file() {
+            found.files.push(p);
+        } else {
+            skip(
+                found,
+                &p,
+                "not a regular file (a FIFO, socket, device or link): not opened".into(),
+            );
         }
     }
-    Ok(())
 }
 
 pub fn build(files: &[PathBuf]) -> Report {
@@ -120,17 +170,25 @@ pub fn build(files: &[PathBuf]) -> Report {
         r.by_category.insert(c.id.to_string(), 0);
     }
     for path in files {
+        let fail = |error: String| Unreadable {
+            path: path.display().to_string(),
+            error,
+        };
         match Bundle::open(path) {
+            // Counting a made-up category would put free text where the
+            // taxonomy is: the bundle is listed, not counted.
+            Ok(b) if category::find(&b.manifest().incident.category).is_none() => {
+                r.unreadable.push(fail(format!(
+                    "its category {:?} is not one of sg-debug's (see `sg-debug categories`); not counted",
+                    b.manifest().incident.category
+                )))
+            }
             Ok(b) => r.add(b.manifest()),
-            Err(e) => r.unreadable.push(Unreadable {
-                path: path.display().to_string(),
-                error: e.to_string(),
-            }),
+            Err(e) => r.unreadable.push(fail(e.to_string())),
         }
     }
     r
 }
-
 impl Report {
     fn add(&mut self, m: &Manifest) {
         self.bundles += 1;
@@ -165,45 +223,49 @@ impl Report {
     }
 }
 
+/// Values come from bundles (versions, flavours): shown escaped.
 pub fn table(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} bundle(s) read, {} unreadable",
+        "{} bundle(s) read, {} unreadable, {} passed over",
         r.bundles,
-        r.unreadable.len()
+        r.unreadable.len(),
+        r.skipped.len()
     );
     for (title, counts) in r.sections() {
         let _ = writeln!(s, "\n{:<28} {:>7}", title.replace('_', " "), "bundles");
         for (k, n) in counts {
-            let _ = writeln!(s, "  {k:<26} {n:>7}");
+            let _ = writeln!(s, "  {:<26} {n:>7}", terminal_safe(k));
         }
     }
-    if !r.unreadable.is_empty() {
-        let _ = writeln!(s, "\nunreadable");
-        for u in &r.unreadable {
-            let _ = writeln!(s, "  {}: {}", u.path, u.error);
+    for (title, list) in [("unreadable", &r.unreadable), ("passed over", &r.skipped)] {
+        if !list.is_empty() {
+            let _ = writeln!(s, "\n{title}");
+            for u in list {
+                let _ = writeln!(
+                    s,
+                    "  {}: {}",
+                    terminal_safe(&u.path),
+                    terminal_safe(&u.error)
+                );
+            }
         }
     }
     s
 }
 
-pub fn csv(r: &Report) -> String {
-    let mut s = String::from("dimension,value,bundles\n");
+/// `dimension,value,bundles`; every value formula-safe.
+pub fn csv(r: &Report, out: impl Write) -> Result<()> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(["dimension", "value", "bundles"])?;
     for (dim, counts) in r.sections() {
         for (k, n) in counts {
-            let _ = writeln!(s, "{dim},{},{n}", csv_field(k));
+            w.write_record([dim, &spreadsheet_safe(k), &n.to_string()])?;
         }
     }
-    s
-}
-
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
+    w.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -211,9 +273,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_quotes_what_needs_it() {
-        assert_eq!(csv_field("6.12.5040"), "6.12.5040");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+    fn csv_quotes_what_needs_it_and_runs_no_formula() {
+        let mut r = Report::default();
+        r.by_sourcegraph_version.insert("6.12.5040".into(), 1);
+        r.by_sourcegraph_version.insert("a,\"b\"".into(), 2);
+        r.by_deployment_type
+            .insert("=HYPERLINK(\"http://x\")".into(), 3);
+        let mut out = Vec::new();
+        csv(&r, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("sourcegraph_version,6.12.5040,1\n"), "{text}");
+        assert!(
+            text.contains("sourcegraph_version,\"a,\"\"b\"\"\",2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("deployment_type,\"'=HYPERLINK(\"\"http://x\"\")\",3\n"),
+            "{text}"
+        );
     }
 }

@@ -10,6 +10,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::bundle::{Bundle, Manifest};
+use crate::display::{terminal_safe, terminal_safe_lines};
 
 /// Re-reads every entry, the manifest included, with the detection rules.
 pub fn scan(
@@ -20,20 +21,10 @@ pub fn scan(
     let mut hits = Vec::new();
     let names: Vec<String> = bundle.entries().iter().map(|e| e.name.clone()).collect();
     for name in &names {
-        // Through a channel so an entry is never held whole.
-        let (mut w, r) = crate::artifact::channel(8);
-        let reader = std::io::BufReader::new(r);
-        std::thread::scope(|s| -> Result<()> {
-            let h = s.spawn(|| crate::redact::scan::scan(&mut red, name, reader, &mut hits));
-            match bundle.copy_entry(name, &mut w) {
-                Ok(_) => w.finish(),
-                Err(e) => w.fail(io::Error::other(e.to_string())),
-            }
-            h.join()
-                .map_err(|_| anyhow::anyhow!("scanner panicked"))?
-                .map_err(|e| anyhow::anyhow!("{}: scanning {name}: {e}", bundle.path()))?;
-            Ok(())
-        })?;
+        // Streamed, bounded like every read of a bundle: never held whole.
+        let entry = io::BufReader::with_capacity(64 << 10, bundle.open_entry(name)?);
+        crate::redact::scan::scan(&mut red, name, entry, &mut hits)
+            .map_err(|e| anyhow::anyhow!("{}: scanning {name}: {e}", bundle.path()))?;
     }
     Ok((names.len(), hits))
 }
@@ -59,15 +50,18 @@ pub struct KindTotals {
 impl Derived {
     pub fn of(m: &Manifest) -> Derived {
         let mut d = Derived::default();
+        // Saturating: the reader refuses manifests whose sums overflow,
+        // but these figures must not panic whatever they are given.
         for f in &m.files {
             d.files += 1;
-            d.bytes += f.bytes;
+            d.bytes = d.bytes.saturating_add(f.bytes);
             let k = d.by_kind.entry(f.kind.as_str().to_string()).or_default();
             k.files += 1;
-            k.bytes += f.bytes;
+            k.bytes = k.bytes.saturating_add(f.bytes);
             for (rule, n) in &f.redactions {
-                d.redactions += n;
-                *d.redactions_by_rule.entry(rule.clone()).or_default() += n;
+                d.redactions = d.redactions.saturating_add(*n);
+                let r = d.redactions_by_rule.entry(rule.clone()).or_default();
+                *r = r.saturating_add(*n);
             }
         }
         d.collector_errors = m.collectors.iter().map(|c| c.errors.len() as u64).sum();
@@ -80,13 +74,20 @@ pub fn summary(bundle: &Bundle) -> String {
     let m = bundle.manifest();
     let d = Derived::of(m);
     let mut s = String::new();
-    let _ = writeln!(s, "Bundle      {}", bundle.path());
-    let mut incident = m.incident.category.clone();
-    if let Some(t) = &m.incident.ticket {
-        let _ = write!(incident, ", ticket {t}");
+    // Every field from the manifest is the sender's text: shown escaped,
+    // so it cannot move the cursor, fake a line or set the window title.
+    let t = |v: &str| terminal_safe(v).into_owned();
+    let _ = writeln!(s, "Bundle      {}", t(bundle.path()));
+    let mut incident = t(&m.incident.category);
+    if crate::category::find(&m.incident.category).is_none() {
+        incident.push_str(" (not a known category: see `sg-debug categories`)");
+    }
+    if let Some(ticket) = &m.incident.ticket {
+        let _ = write!(incident, ", ticket {}", t(ticket));
     }
     let _ = writeln!(s, "Incident    {incident}");
     if let Some(n) = &m.incident.note {
+        let n = terminal_safe_lines(n);
         let _ = writeln!(s, "Note        {}", n.replace('\n', "\n            "));
     }
     let _ = writeln!(
@@ -94,8 +95,8 @@ pub fn summary(bundle: &Bundle) -> String {
         "Collected   {} by {} {}{}",
         m.created_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        m.tool.name,
-        m.tool.version,
+        t(&m.tool.name),
+        t(&m.tool.version),
         if m.complete {
             ""
         } else {
@@ -105,18 +106,18 @@ pub fn summary(bundle: &Bundle) -> String {
     let dep = &m.deployment;
     let mut line = dep.kind.as_str().to_string();
     if let Some(f) = &dep.flavour {
-        let _ = write!(line, " ({f})");
+        let _ = write!(line, " ({})", t(f));
     }
     match &dep.sourcegraph_version {
         Some(v) => {
-            let _ = write!(line, ", Sourcegraph {v}");
+            let _ = write!(line, ", Sourcegraph {}", t(v));
         }
         None => line.push_str(", Sourcegraph version unknown"),
     }
     let location: Vec<String> = dep
         .location
         .iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| format!("{} {}", t(k), t(v)))
         .collect();
     if !location.is_empty() {
         let _ = write!(line, ", {}", location.join(", "));
@@ -130,13 +131,13 @@ pub fn summary(bundle: &Bundle) -> String {
             let _ = writeln!(
                 s,
                 "  {:<16} {:<8} {:>8}  {} error(s)",
-                c.name,
+                t(&c.name),
                 c.status.as_str(),
                 format_duration(c.duration_ms),
                 c.errors.len()
             );
             for e in &c.errors {
-                let _ = writeln!(s, "      {}: {}", e.target, e.message);
+                let _ = writeln!(s, "      {}: {}", t(&e.target), t(&e.message));
             }
         }
     }
@@ -158,7 +159,7 @@ pub fn summary(bundle: &Bundle) -> String {
     if !m.omitted.is_empty() {
         let _ = writeln!(s, "Omitted     {} artifact(s) left out", m.omitted.len());
         for o in &m.omitted {
-            let _ = writeln!(s, "  {}: {}", o.path, o.reason);
+            let _ = writeln!(s, "  {}: {}", t(&o.path), t(&o.reason));
         }
     }
     if d.redactions == 0 {
@@ -167,7 +168,7 @@ pub fn summary(bundle: &Bundle) -> String {
         let rules: Vec<String> = d
             .redactions_by_rule
             .iter()
-            .map(|(r, n)| format!("{r} {n}"))
+            .map(|(r, n)| format!("{} {n}", t(r)))
             .collect();
         let _ = writeln!(s, "Redactions  {} ({})", d.redactions, rules.join(", "));
     }

@@ -62,7 +62,7 @@ pub(super) fn extract(
         }
         Err(e) => return Err(fail(format!("creating {}: {e}", tmp.display()))),
     }
-    let mut guard = RemoveOnDrop(Some(tmp.clone()));
+    let mut guard = RemoveOnDrop::new(tmp.clone());
     let names: Vec<String> = archive.entries.iter().map(|e| e.name.clone()).collect();
     for name in &names {
         // Names were validated in open(): relative, no `..`, no backslash.
@@ -94,6 +94,7 @@ pub(super) fn extract(
         }
     }
     fs::rename(&tmp, dir).map_err(|e| fail(format!("renaming into {}: {e}", dir.display())))?;
+    crate::fsutil::cleanup::unregister(&tmp);
     guard.0 = None;
     Ok(names.len())
 }
@@ -180,11 +181,21 @@ fn private_file(p: &Path) -> io::Result<File> {
     o.open(p)
 }
 
+/// Registered with `fsutil::cleanup` too, so that an abort (Ctrl-C with
+/// `cleanup::exit_on_signals`) removes it as well.
 struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn new(p: PathBuf) -> RemoveOnDrop {
+        crate::fsutil::cleanup::register(&p);
+        RemoveOnDrop(Some(p))
+    }
+}
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
+            crate::fsutil::cleanup::unregister(&p);
             let _ = fs::remove_dir_all(p);
         }
     }

@@ -9,7 +9,6 @@ mod extract;
 mod manifest;
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::Path;
 
@@ -147,14 +146,33 @@ impl Bundle {
 
     fn open_with(path: &Path, limits: Limits) -> Result<Bundle, BundleError> {
         let shown = path.display().to_string();
-        let file = File::open(path).map_err(|source| BundleError::Open {
+        // Non-blocking: opening a FIFO named like a bundle must not hang
+        // (it does nothing to a regular file). Only regular files are read.
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(path)
+        }
+        .map_err(|source| BundleError::Open {
             path: shown.clone(),
             source,
         })?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        let meta = file.metadata().map_err(|source| BundleError::Open {
+            path: shown.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
             return Err(BundleError::NotBundle {
                 path: shown,
                 why: "it is a directory; pass the .zip file".into(),
+            });
+        }
+        if !meta.is_file() {
+            return Err(BundleError::NotBundle {
+                path: shown,
+                why: "it is not a regular file (a FIFO, socket or device?); copy the bundle to a file first".into(),
             });
         }
         let zip = ZipArchive::new(BufReader::new(file)).map_err(|source| BundleError::NotZip {

@@ -370,10 +370,18 @@ fn print_summary(s: &Summary, output: &Path, redactor: &Redactor) -> Result<()> 
         writeln!(out, "  {rule:<32} {n:>8}")?;
     }
     for (path, reason) in &s.omitted {
-        eprintln!("left out: {}: {}", terminal_safe(path), redactor.redact_text(reason));
+        eprintln!(
+            "left out: {}: {}",
+            terminal_safe(path),
+            redactor.redact_text(reason)
+        );
     }
     for (path, note) in &s.notes {
-        eprintln!("note: {}: {}", terminal_safe(path), redactor.redact_text(note));
+        eprintln!(
+            "note: {}: {}",
+            terminal_safe(path),
+            redactor.redact_text(note)
+        );
     }
     Ok(())
 }

@@ -22,8 +22,8 @@ pub enum Input {
 }
 
 pub fn classify(input: &Path) -> Result<Input> {
-    let meta = fs::metadata(input)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
+    let meta =
+        fs::metadata(input).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
     if meta.is_dir() {
         return Ok(Input::Dir);
     }
@@ -134,7 +134,10 @@ mod tests {
     fn resolving_does_not_need_the_path_to_exist() {
         let d = tempfile::tempdir().unwrap();
         let base = d.path().canonicalize().unwrap();
-        assert_eq!(resolve(&d.path().join("a/b/c")).unwrap(), base.join("a/b/c"));
+        assert_eq!(
+            resolve(&d.path().join("a/b/c")).unwrap(),
+            base.join("a/b/c")
+        );
         assert_eq!(resolve(&d.path().join("a/../b")).unwrap(), base.join("b"));
     }
 
