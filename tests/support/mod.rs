@@ -27,14 +27,21 @@ pub fn sg(args: &[&str], cwd: &Path) -> Run {
 /// sg-debug in `cwd`, blind to the developer's own Kubernetes
 /// configuration: a kubeconfig in $HOME must never send a test's
 /// collection to a real cluster.
+///
+/// `SG_DEBUG_BIN=path` runs the tests against another build (an older
+/// release, to see that a regression test fails there).
 pub fn command(cwd: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sg-debug"));
+    let mut c = Command::new(bin());
     c.current_dir(cwd)
         .stdin(Stdio::null())
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env("HOME", cwd);
     c
+}
+
+pub fn bin() -> String {
+    std::env::var("SG_DEBUG_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sg-debug").to_string())
 }
 
 pub fn sha256(b: &[u8]) -> String {
