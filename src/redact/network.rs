@@ -67,6 +67,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The pseudonym for number (or hash) `n`.
+    fn name(self, n: &str) -> String {
+        match self {
+            Kind::Ip => format!("ip-{n}"),
+            Kind::Host => format!("host-{n}.invalid"),
+            Kind::Email => format!("user-{n}@email.invalid"),
+        }
+    }
+
     fn rule(self) -> &'static str {
         match self {
             Kind::Ip => "network-ip",
@@ -83,11 +92,69 @@ pub struct Mapping {
     pub pseudonym: String,
 }
 
+/// Distinct values given numbered pseudonyms and kept in memory. Past
+/// this, pseudonyms are derived from a keyed hash (consistent within the
+/// run, so nothing needs remembering) and the originals are spilled to an
+/// unnamed private file for the map: memory stays bounded however many
+/// addresses a log holds (16.7 million took 8.5 GB before this bound).
+pub const MAX_NUMBERED: usize = 200_000;
+/// Recently spilled values, so a value repeated nearby is spilled once.
+const RECENT: usize = 1 << 16;
+
 #[derive(Default)]
 struct State {
-    by_original: HashMap<(Kind, String), String>,
+    /// Index into `order`.
+    by_original: HashMap<(Kind, String), usize>,
     next: HashMap<Kind, u64>,
     order: Vec<Mapping>,
+    overflow: Option<Overflow>,
+}
+
+struct Overflow {
+    key: [u8; 32],
+    /// None when no spill file could be made: the values are still hidden,
+    /// and the map says how many it lacks.
+    spill: Option<std::io::BufWriter<std::fs::File>>,
+    recent: std::collections::HashSet<(Kind, String)>,
+    unmapped: u64,
+}
+
+impl Overflow {
+    fn new() -> Overflow {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS random number generator failed");
+        Overflow {
+            key,
+            spill: tempfile::tempfile().ok().map(std::io::BufWriter::new),
+            recent: Default::default(),
+            unmapped: 0,
+        }
+    }
+
+    fn pseudonym(&mut self, kind: Kind, lower: String, original: &str) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        use std::io::Write;
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(&[kind as u8]);
+        mac.update(lower.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let hex: String = tag[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let p = kind.name(&format!("x{hex}"));
+        if self.recent.len() >= RECENT {
+            self.recent.clear();
+        }
+        if self.recent.insert((kind, lower)) {
+            // Tab-separated: the pattern admits no tabs or newlines.
+            let written = match self.spill.as_mut() {
+                Some(f) => writeln!(f, "{}\t{original}\t{p}", kind.rule()).is_ok(),
+                None => false,
+            };
+            if !written {
+                self.unmapped += 1;
+            }
+        }
+        p
+    }
 }
 
 /// One per run, shared by every file, so one address has one pseudonym
@@ -120,20 +187,23 @@ impl NetworkObfuscator {
     fn pseudonym(&self, kind: Kind, original: &str) -> String {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let key = (kind, original.to_ascii_lowercase());
-        if let Some(p) = s.by_original.get(&key) {
-            return p.clone();
+        if let Some(&i) = s.by_original.get(&key) {
+            return s.order[i].pseudonym.clone();
+        }
+        if s.order.len() >= MAX_NUMBERED {
+            return s
+                .overflow
+                .get_or_insert_with(Overflow::new)
+                .pseudonym(kind, key.1, original);
         }
         let n = {
             let n = s.next.entry(kind).or_insert(0);
             *n += 1;
             *n
         };
-        let p = match kind {
-            Kind::Ip => format!("ip-{n}"),
-            Kind::Host => format!("host-{n}.invalid"),
-            Kind::Email => format!("user-{n}@email.invalid"),
-        };
-        s.by_original.insert(key, p.clone());
+        let p = kind.name(&n.to_string());
+        let i = s.order.len();
+        s.by_original.insert(key, i);
         s.order.push(Mapping {
             kind,
             original: original.to_string(),
@@ -224,28 +294,86 @@ impl NetworkObfuscator {
     }
 
     /// Writes the mapping (mode 0600) to `<target>.network-map.json`,
-    /// beside the bundle or output, never inside it.
+    /// beside the bundle or output, never inside it. Streamed: the spilled
+    /// part of a very large map is never read into memory.
     pub fn write_map(&self, target: &Path) -> anyhow::Result<std::path::PathBuf> {
-        #[derive(Serialize)]
-        struct MapFile<'a> {
-            about: &'a str,
-            for_output: String,
-            mappings: Vec<Mapping>,
-        }
+        use std::io::{Seek, Write};
         let path = with_suffix(target, ".network-map.json");
-        let body = MapFile {
-            about: "Pseudonyms sg-debug --obfuscate-network put in place of IP addresses, hostnames and email addresses. Keep this file: do not send it with the bundle.",
-            for_output: target.display().to_string(),
-            mappings: self.mappings(),
+        let (partial, f) = Partial::file(with_suffix(&path, ".partial"))?;
+        let mut w = std::io::BufWriter::new(f);
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
+        writeln!(w, "{{")?;
+        writeln!(
+            w,
+            "  \"about\": {},",
+            string(
+                "Pseudonyms sg-debug --obfuscate-network put in place of IP addresses, hostnames and email addresses. Keep this file: do not send it with the bundle."
+            )
+        )?;
+        writeln!(
+            w,
+            "  \"for_output\": {},",
+            string(&target.display().to_string())
+        )?;
+        write!(w, "  \"mappings\": [")?;
+        let mut first = true;
+        let mut item = |w: &mut std::io::BufWriter<std::fs::File>, m: &Mapping| -> io::Result<()> {
+            write!(w, "{}\n    ", if first { "" } else { "," })?;
+            first = false;
+            serde_json::to_writer(&mut *w, m).map_err(io::Error::other)
         };
-        let mut data = serde_json::to_vec_pretty(&body)?;
-        data.push(b'\n');
-        let (partial, mut f) = Partial::file(with_suffix(&path, ".partial"))?;
-        {
-            use std::io::Write;
-            f.write_all(&data)?;
-            f.sync_all()?;
+        for m in &st.order {
+            item(&mut w, m)?;
         }
+        let mut unmapped = 0;
+        if let Some(o) = st.overflow.as_mut()
+            && let Some(spill) = o.spill.as_mut()
+        {
+            unmapped = o.unmapped;
+            spill.flush()?;
+            // A second handle on the same open file shares its offset:
+            // read from the start, then leave it at the end for more.
+            let mut reader = spill.get_ref().try_clone()?;
+            reader.rewind()?;
+            for line in std::io::BufReader::new(reader).lines() {
+                let line = line?;
+                let mut parts = line.splitn(3, '\t');
+                let (Some(rule), Some(original), Some(pseudonym)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let kind = [Kind::Ip, Kind::Host, Kind::Email]
+                    .into_iter()
+                    .find(|k| k.rule() == rule)
+                    .unwrap_or(Kind::Ip);
+                let m = Mapping {
+                    kind,
+                    original: original.to_string(),
+                    pseudonym: pseudonym.to_string(),
+                };
+                item(&mut w, &m)?;
+            }
+            spill.seek(io::SeekFrom::End(0))?;
+        } else if let Some(o) = st.overflow.as_ref() {
+            unmapped = o.unmapped;
+        }
+        write!(w, "\n  ]")?;
+        if unmapped > 0 {
+            write!(
+                w,
+                ",\n  \"unmapped\": {unmapped},\n  \"unmapped_note\": {}",
+                string(
+                    "values hidden by keyed-hash pseudonyms that could not be recorded here (no room for the spill file)"
+                )
+            )?;
+        }
+        writeln!(w)?;
+        writeln!(w, "}}")?;
+        drop(st);
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
         drop(f);
         partial.commit(&path)?;
         Ok(path)
@@ -420,5 +548,42 @@ mod tests {
             input.len() - 3 * "10.0.0.1".len() + 3 * "ip-1".len()
         );
         assert_eq!(c.snapshot()["network-ip"], 3);
+    }
+
+    #[test]
+    fn memory_is_bounded_past_the_numbered_pseudonyms() {
+        let net = NetworkObfuscator::new();
+        let counts = RedactionCounts::default();
+        let ip = |i: usize| format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        let mut past = Vec::new();
+        for i in 0..MAX_NUMBERED + 3 {
+            let out = net.obfuscate(&format!("from {}", ip(i)), &counts);
+            if i >= MAX_NUMBERED {
+                past.push(out);
+            }
+        }
+        {
+            let st = net.state.lock().unwrap();
+            assert_eq!(st.order.len(), MAX_NUMBERED, "no more kept in memory");
+        }
+        // Past the bound: hashed, still consistent, still hiding the value.
+        for (k, out) in past.iter().enumerate() {
+            let i = MAX_NUMBERED + k;
+            assert!(out.starts_with("from ip-x"), "{out}");
+            assert!(!out.contains(&ip(i)), "{out}");
+            assert_eq!(
+                net.obfuscate(&format!("again {}", ip(i)), &counts),
+                format!("again {}", &out[5..])
+            );
+        }
+        assert_eq!(net.obfuscate("from 10.0.0.1", &counts), "from ip-2");
+        // And in the map, once each.
+        let dir = tempfile::tempdir().unwrap();
+        let map = net.write_map(&dir.path().join("out")).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(map).unwrap()).unwrap();
+        let m = v["mappings"].as_array().unwrap();
+        assert_eq!(m.len(), MAX_NUMBERED + 3);
+        assert_eq!(m[MAX_NUMBERED]["original"], ip(MAX_NUMBERED).as_str());
+        assert_eq!(m[MAX_NUMBERED]["pseudonym"], &past[0][5..]);
     }
 }
