@@ -3,6 +3,8 @@
 //! <- `bundle` <- `collect`, `inspect` <- `commands` <- `main.rs`.
 //! `docs/architecture.md` says why; this test keeps it true.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -86,28 +88,20 @@ fn violations(files: &[(String, String, bool, String)]) -> Vec<String> {
 fn source_files() -> Vec<(String, String, bool, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "rs") {
-                continue;
-            }
-            let rel = p.strip_prefix(&root).unwrap();
-            let parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            let owner = parts[0].trim_end_matches(".rs").to_string();
-            // `super::` means the crate root in src/x.rs and src/x/mod.rs.
-            let top = parts.len() == 1 || (parts.len() == 2 && parts[1] == "mod.rs");
-            let text = std::fs::read_to_string(&p).unwrap();
-            out.push((rel.display().to_string(), owner, top, text));
+    for p in support::files_below(&root) {
+        if p.extension().is_none_or(|x| x != "rs") {
+            continue;
         }
+        let rel = p.strip_prefix(&root).unwrap();
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let owner = parts[0].trim_end_matches(".rs").to_string();
+        // `super::` means the crate root in src/x.rs and src/x/mod.rs.
+        let top = parts.len() == 1 || (parts.len() == 2 && parts[1] == "mod.rs");
+        let text = std::fs::read_to_string(&p).unwrap();
+        out.push((rel.display().to_string(), owner, top, text));
     }
     out
 }

@@ -40,29 +40,21 @@ fn assert_clean(what: &str, text: &str) {
 /// Every byte of every file below `dir`, and of every zip entry.
 fn all_output(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
+    for p in support::files_below(dir) {
+        let bytes = std::fs::read(&p).unwrap();
+        if p.extension().is_some_and(|x| x == "zip") {
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+            for i in 0..zip.len() {
+                let mut f = zip.by_index(i).unwrap();
+                let mut body = String::new();
+                f.read_to_string(&mut body).unwrap();
+                out.push((format!("{}:{}", p.display(), f.name().unwrap()), body));
             }
-            let bytes = std::fs::read(&p).unwrap();
-            if p.extension().is_some_and(|x| x == "zip") {
-                let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
-                for i in 0..zip.len() {
-                    let mut f = zip.by_index(i).unwrap();
-                    let mut body = String::new();
-                    f.read_to_string(&mut body).unwrap();
-                    out.push((format!("{}:{}", p.display(), f.name().unwrap()), body));
-                }
-            }
-            out.push((
-                p.display().to_string(),
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ));
         }
+        out.push((
+            p.display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
     }
     out
 }

@@ -100,6 +100,19 @@ pub fn run(args: RedactArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A file given to `redact`, streamed; its kind (and so its pass) follows
+/// its name, as in a bundle.
+fn file_artifact(path: BundlePath, file: File) -> Artifact {
+    Artifact {
+        meta: ArtifactMeta {
+            kind: guess_kind(path.as_str()),
+            path,
+            collector: "redact".into(),
+        },
+        body: Body::Stream(Box::new(file)),
+    }
+}
+
 fn guess_kind(name: &str) -> FileKind {
     match redaction::structured_format(name) {
         Some(_) => FileKind::Config,
@@ -116,15 +129,7 @@ fn redact_file(redactor: &Redactor, input: &Path, file: File, output: &Path) -> 
         .unwrap_or_else(|| "input".into());
     let path = BundlePath::new(&name).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
     let mut summary = Summary::default();
-    let artifact = Artifact {
-        meta: ArtifactMeta {
-            kind: guess_kind(&name),
-            path,
-            collector: "redact".into(),
-        },
-        body: Body::Stream(Box::new(file)),
-    };
-    let kept = match redactor.redact(artifact) {
+    let kept = match redactor.redact(file_artifact(path, file)) {
         Outcome::Kept(k) => k,
         Outcome::Omitted { reason, .. } => {
             bail!("{}: {reason}; nothing written", input.display())
@@ -167,15 +172,7 @@ fn redact_dir(redactor: &Redactor, input: &Path, output: &Path) -> Result<Summar
             }
         };
         let file = File::open(&abs).with_context(|| format!("cannot read {}", abs.display()))?;
-        let artifact = Artifact {
-            meta: ArtifactMeta {
-                kind: guess_kind(&rel),
-                path,
-                collector: "redact".into(),
-            },
-            body: Body::Stream(Box::new(file)),
-        };
-        match redactor.redact(artifact) {
+        match redactor.redact(file_artifact(path, file)) {
             Outcome::Omitted { reason, .. } => summary.omitted.push((rel, reason)),
             Outcome::Kept(k) => {
                 let target = partial.path().join(&rel);
