@@ -70,28 +70,44 @@ pub struct Collected {
 }
 
 pub fn run(plan: Plan) -> Result<Collected> {
-    let Plan {
-        category,
-        ticket,
-        note,
-        output,
-        force,
-        options: opts,
-        redactor,
-        progress,
-    } = plan;
+    let prepared = prepare(&plan)?;
+    // A wrong host or an ambiguous choice is the user's to fix, not a
+    // bundle's to record: no bundle is written then.
+    let deployment = prepared.runtime.block_on(detect::detect(&plan.options))?;
+    run_collectors(plan, prepared, vec![deployment])
+}
+
+/// What exists before any collector runs.
+struct Prepared {
+    runtime: tokio::runtime::Runtime,
+    writer: BundleWriter,
+    spool: Arc<SpoolDir>,
+    created_at: chrono::DateTime<Utc>,
+}
+
+/// The runtime, the bundle writer and the spool: an unusable output path
+/// is found here, before any work is done; the writer removes its partial
+/// files if we stop later.
+fn prepare(plan: &Plan) -> Result<Prepared> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-
     let created_at = Utc::now().trunc_subsecs(0);
-    let stem = bundle_stem(category.id, created_at);
-    let dest = output.unwrap_or_else(|| PathBuf::from(format!("{stem}.zip")));
-    // An unusable output path is found before any work is done; the
-    // writer removes its partial files if we stop below.
-    let writer = BundleWriter::create(&dest, &stem, created_at, force, redactor.clone(), true)?;
+    let stem = bundle_stem(plan.category.id, created_at);
+    let dest = plan
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{stem}.zip")));
+    let writer = BundleWriter::create(
+        &dest,
+        &stem,
+        created_at,
+        plan.force,
+        plan.redactor.clone(),
+        true,
+    )?;
     let near = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -102,15 +118,39 @@ pub fn run(plan: Plan) -> Result<Collected> {
             near.display()
         )
     })?);
-
     // A closed terminal or `kill` ends the run at once, without leaving
     // the partial bundle or the spool behind.
     runtime.spawn(remove_partials_on_termination());
+    Ok(Prepared {
+        runtime,
+        writer,
+        spool,
+        created_at,
+    })
+}
 
-    // A wrong host or an ambiguous choice is the user's to fix, not a
-    // bundle's to record: no bundle is written then.
-    let collectors: Vec<Box<dyn Collector>> = vec![runtime.block_on(detect::detect(&opts))?];
-
+/// Runs `collectors` side by side, each with its own record in the
+/// manifest, and writes the bundle.
+fn run_collectors(
+    plan: Plan,
+    prepared: Prepared,
+    collectors: Vec<Box<dyn Collector>>,
+) -> Result<Collected> {
+    let Plan {
+        category,
+        ticket,
+        note,
+        options: opts,
+        redactor,
+        progress,
+        ..
+    } = plan;
+    let Prepared {
+        runtime,
+        writer,
+        spool,
+        created_at,
+    } = prepared;
     let (tx, rx) = tokio::sync::mpsc::channel::<Artifact>(16);
     let packager = pipeline::spawn_packager(writer, redactor.clone(), rx, progress.clone());
     let recorder = Recorder::default();
@@ -230,5 +270,131 @@ async fn run_all(
             let _ = writeln!(std::io::stderr(), "\ninterrupted: finishing the bundle with what was collected so far (Ctrl-C again to abort)");
             stopped("interrupted by the user (Ctrl-C) before it finished".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::FileKind;
+    use crate::bundle::Bundle;
+    use crate::bundle::format::{Deployment, DeploymentType};
+    use futures_util::FutureExt;
+
+    /// A collector that writes one file, says what the deployment is if
+    /// asked to, and fails after that if asked to.
+    struct Fake {
+        name: &'static str,
+        deployment: bool,
+        fail: bool,
+    }
+
+    impl Collector for Fake {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn describe(&self) -> String {
+            format!("fake {}", self.name)
+        }
+        fn collect(self: Box<Self>, ctx: Ctx) -> BoxFuture<'static, Result<()>> {
+            async move {
+                let path = format!("{}/facts.json", self.name);
+                ctx.sink
+                    .bytes(
+                        &path,
+                        FileKind::Metadata,
+                        b"{\"password\": \"hunter2hunter2\"}\n".to_vec(),
+                    )
+                    .await?;
+                if self.deployment {
+                    ctx.rec.set_deployment(Deployment {
+                        kind: DeploymentType::PureDocker,
+                        ..Deployment::unknown()
+                    });
+                }
+                ctx.rec
+                    .error("some/item", "token=abc123abc123abc123 refused".into());
+                if self.fail {
+                    anyhow::bail!("the instance did not answer");
+                }
+                Ok(())
+            }
+            .boxed()
+        }
+    }
+
+    #[test]
+    fn several_collectors_each_with_its_own_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan {
+            category: crate::category::find("search").unwrap(),
+            ticket: None,
+            note: None,
+            output: Some(dir.path().join("b.zip")),
+            force: false,
+            options: Options {
+                since: std::time::Duration::from_secs(60),
+                max_log_bytes: 1 << 20,
+                concurrency: 2,
+                timeout: std::time::Duration::from_secs(5),
+                deadline: std::time::Duration::from_secs(30),
+                docker_host: None,
+                project: None,
+                container: None,
+                pure_docker: false,
+                obfuscate_network: false,
+                no_exec: true,
+                deployment: DeploymentChoice::Auto,
+                kubeconfig: None,
+                context: None,
+                namespace: None,
+            },
+            redactor: Redactor::new(crate::redact::rules::RuleSet::load(&[], &[]).unwrap()),
+            progress: Progress::silent(),
+        };
+        let prepared = prepare(&plan).unwrap();
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(Fake {
+                name: "deployment",
+                deployment: true,
+                fail: false,
+            }),
+            Box::new(Fake {
+                name: "instance",
+                deployment: false,
+                fail: true,
+            }),
+        ];
+        let done = run_collectors(plan, prepared, collectors).unwrap();
+        let m = &done.manifest;
+        assert_eq!(m.deployment.kind, DeploymentType::PureDocker);
+        let by_name = |n: &str| m.collectors.iter().find(|c| c.name == n).unwrap();
+        assert_eq!(by_name("deployment").status, CollectorStatus::Partial);
+        assert_eq!(by_name("instance").status, CollectorStatus::Failed);
+        assert_eq!(by_name("instance").errors.len(), 2);
+        let files: Vec<(&str, &str)> = m
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.collector.as_str()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("deployment/facts.json", "deployment"),
+                ("instance/facts.json", "instance")
+            ]
+        );
+        // Errors were redacted with the manifest; files with the pass.
+        let json = serde_json::to_string(m).unwrap();
+        assert!(!json.contains("abc123abc123abc123"), "{json}");
+        let mut b = Bundle::open(&done.path).unwrap();
+        let body = String::from_utf8(b.read_entry("instance/facts.json").unwrap()).unwrap();
+        assert!(!body.contains("hunter2"), "{body}");
+        // Nothing else is left beside the bundle: no spool, no partials.
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["b.zip"]);
     }
 }
