@@ -154,6 +154,9 @@ fn run_collectors(
     let (tx, rx) = tokio::sync::mpsc::channel::<Artifact>(16);
     let packager = pipeline::spawn_packager(writer, redactor.clone(), rx, progress.clone());
     let recorder = Recorder::default();
+    let spool_slots = Arc::new(tokio::sync::Semaphore::new(pipeline::spool_slots(
+        opts.concurrency,
+    )));
     let opts = Arc::new(opts);
     let mut runs = Vec::new();
     for c in collectors {
@@ -164,6 +167,7 @@ fn run_collectors(
             opts: opts.clone(),
             progress: progress.clone(),
             spool: spool.clone(),
+            spool_slots: spool_slots.clone(),
         };
         runs.push((ctx.rec.clone(), c.collect(ctx)));
     }

@@ -30,21 +30,39 @@ pub struct Ctx {
     pub opts: Arc<Options>,
     pub progress: Progress,
     pub spool: Arc<SpoolDir>,
+    /// Spooled logs not yet read by the packager; see `log_tail`.
+    pub spool_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Logs spooled but not yet packed, at most: enough to keep every request
+/// slot busy while the packager works through the queue, few enough that
+/// the spool needs at most this many times `--max-log-bytes` of disk.
+pub fn spool_slots(concurrency: usize) -> usize {
+    2 * concurrency + 16
 }
 
 impl Ctx {
     /// A spool keeping the newest `--max-log-bytes` of a log.
-    pub fn log_tail(&self) -> Result<TailSpool> {
-        self.tail(self.opts.max_log_bytes)
+    pub async fn log_tail(&self) -> Result<TailSpool> {
+        self.tail(self.opts.max_log_bytes).await
     }
 
-    pub fn tail(&self, cap: u64) -> Result<TailSpool> {
-        TailSpool::new(&self.spool, cap).map_err(|e| {
+    /// A spool keeping the newest `cap` bytes; waits while too many
+    /// spooled logs are still waiting for the packager.
+    pub async fn tail(&self, cap: u64) -> Result<TailSpool> {
+        let slot = self
+            .spool_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| anyhow::anyhow!("collection is ending"))?;
+        let spool = TailSpool::new(&self.spool, cap).map_err(|e| {
             anyhow::anyhow!(
                 "creating a spool file in {}: {e}; free some space there or write the bundle elsewhere with -o",
                 self.spool.path().display()
             )
-        })
+        })?;
+        Ok(spool.holding(slot))
     }
 }
 

@@ -91,7 +91,7 @@ pub async fn collect(docker: &Docker, ctx: &Ctx, c: &ContainerSummary) -> Result
         .since(since.clamp(0, i32::MAX as i64) as i32)
         .tail("all")
         .build();
-    let mut tail = ctx.log_tail()?;
+    let mut tail = ctx.log_tail().await?;
     let logs = docker.logs(&id, Some(lo));
     if let Some(why) = read_log(logs, &mut tail, opts.timeout).await {
         ctx.rec.error(&format!("containers/{name}/logs"), why);

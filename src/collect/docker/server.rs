@@ -127,7 +127,7 @@ pub async fn collect(
         .filter(|l| l.starts_with('/'))
     {
         let target = format!("server/logs{path}");
-        let mut tail = ctx.tail(cap)?;
+        let mut tail = ctx.tail(cap).await?;
         match exec(
             docker,
             &ctx.opts,

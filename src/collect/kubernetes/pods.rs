@@ -123,6 +123,9 @@ pub async fn fetch_log(kube: &Kube, ctx: &Ctx, ns: &str, j: &LogJob) -> anyhow::
         group: "",
         namespace: Some(ns),
     };
+    // A spool slot first: a stream opened and then left waiting for one
+    // would idle on the server.
+    let mut tail = ctx.log_tail().await?;
     let (permit, body) = match kube.stream(access, req).await {
         Ok(s) => s,
         Err(e) => {
@@ -130,7 +133,6 @@ pub async fn fetch_log(kube: &Kube, ctx: &Ctx, ns: &str, j: &LogJob) -> anyhow::
             return Ok(());
         }
     };
-    let mut tail = ctx.log_tail()?;
     // The body as a stream of chunks, for the reader both collectors share.
     let chunks = futures_util::stream::unfold(
         (body, vec![0u8; 64 << 10]),

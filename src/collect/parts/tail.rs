@@ -64,6 +64,9 @@ pub struct TailSpool {
     /// Bytes pushed so far; the ring position is `total % cap`.
     total: u64,
     pending: Vec<u8>,
+    /// Held until the packager has read the tail: bounds the spool files
+    /// (disk and descriptors) in flight, see `Ctx::log_tail`.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl TailSpool {
@@ -74,7 +77,14 @@ impl TailSpool {
             cap: cap.max(1),
             total: 0,
             pending: Vec::new(),
+            slot: None,
         })
+    }
+
+    /// The spool keeps `slot` until its reader is dropped.
+    pub fn holding(mut self, slot: tokio::sync::OwnedSemaphorePermit) -> TailSpool {
+        self.slot = Some(slot);
+        self
     }
 
     pub fn push(&mut self, data: &[u8]) -> io::Result<()> {
@@ -128,6 +138,7 @@ impl TailSpool {
             left: kept,
             notice: Vec::new(),
             notice_pos: 0,
+            _slot: self.slot.take(),
         };
         if dropped == 0 {
             return Ok(reader);
@@ -193,6 +204,7 @@ pub struct TailReader {
     left: u64,
     notice: Vec<u8>,
     notice_pos: usize,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl TailReader {
@@ -337,5 +349,18 @@ mod tests {
         drop(dir);
         assert!(!path.exists());
         drop(r);
+    }
+
+    #[test]
+    fn a_spool_holds_its_slot_until_its_reader_is_dropped() {
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+        let dir = SpoolDir::create(Path::new(".")).unwrap();
+        let slot = slots.clone().try_acquire_owned().unwrap();
+        let mut t = TailSpool::new(&dir, 10).unwrap().holding(slot);
+        t.push(b"x\n").unwrap();
+        let r = t.finish().unwrap();
+        assert_eq!(slots.available_permits(), 0, "queued for the packager");
+        drop(r);
+        assert_eq!(slots.available_permits(), 1, "read: the slot is free");
     }
 }
