@@ -1,6 +1,8 @@
 //! `sg-debug collect` against a real Docker Engine. `scripts/docker-up`
-//! starts one (no bridge, no iptables) and builds the busybox image tagged
-//! like Sourcegraph's; containers run with `--network none`.
+//! starts one (no bridge, no iptables), installs Debian's `docker-compose`
+//! and builds the busybox image tagged like Sourcegraph's; containers run
+//! with `--network none`. Compose deployments are made by the real Compose
+//! tool, so the collector sees the labels Compose really writes.
 //!
 //! When `CI` is set these tests fail without an engine; elsewhere they say
 //! they were skipped. Each test uses its own project and container names so
@@ -40,17 +42,84 @@ fn docker_ready() -> bool {
         ])
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false);
+        .unwrap_or(false)
+        && Command::new("docker-compose")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI is set but no Docker engine with the test images answers; run scripts/docker-up"
+            "CI is set but no Docker engine with the test images, or no docker-compose, answers; run scripts/docker-up"
         );
         eprintln!(
-            "SKIPPED: no Docker engine with sourcegraph/*:{VERSION} test images; run scripts/docker-up"
+            "SKIPPED: no Docker engine with sourcegraph/*:{VERSION} test images, or no docker-compose; run scripts/docker-up"
         );
     }
     ok
+}
+
+/// A project brought up by `docker-compose` from files in its own
+/// directory (the way an admin runs it: relative file names, from that
+/// directory), and taken down with its volumes when the test ends.
+struct ComposeProject {
+    project: String,
+    dir: tempfile::TempDir,
+    files: Vec<String>,
+}
+
+impl ComposeProject {
+    /// `files`: (name, content) of the compose files, in `-f` order; more
+    /// files (like `.env`) can be written into `dir` before `up`.
+    fn new(prefix: &str, files: &[(&str, String)]) -> ComposeProject {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            std::fs::write(dir.path().join(name), body).unwrap();
+        }
+        ComposeProject {
+            project: unique(prefix),
+            dir,
+            files: files.iter().map(|(n, _)| n.to_string()).collect(),
+        }
+    }
+
+    fn compose(&self, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new("docker-compose");
+        c.current_dir(self.dir.path()).args(["-p", &self.project]);
+        for f in &self.files {
+            c.args(["-f", f]);
+        }
+        c.args(args).output().expect("running docker-compose")
+    }
+
+    fn up(&self) {
+        let out = self.compose(&["up", "-d"]);
+        assert!(
+            out.status.success(),
+            "docker-compose up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The container Compose (v1, as Debian ships it) names for `service`.
+    fn container(&self, service: &str) -> String {
+        format!("{}_{service}_1", self.project)
+    }
+}
+
+impl Drop for ComposeProject {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "1"]);
+    }
+}
+
+/// A compose service running `script` in `sourcegraph/IMAGE`, without a
+/// network; `extra` is more YAML for the service, indented by 4.
+fn service(name: &str, image: &str, script: &str, extra: &str) -> String {
+    let script = serde_json::to_string(&script.replace('$', "$$")).unwrap();
+    format!(
+        "  {name}:\n    image: index.docker.io/sourcegraph/{image}:{VERSION}\n    network_mode: none\n    command: [\"sh\", \"-c\", {script}]\n{extra}"
+    )
 }
 
 fn docker(args: &[&str]) -> String {
@@ -135,103 +204,73 @@ fn inspect_field(container: &str, format: &str) -> String {
     docker(&["inspect", "--format", format, container])
 }
 
-/// A docker-compose-shaped deployment under a non-default project name:
-/// what `docker compose up` would leave behind, made with `docker run`.
-struct Compose {
-    project: String,
-    dir: tempfile::TempDir,
-    _cleanup: Cleanup,
-}
-
-fn compose_deployment(prefix: &str) -> Compose {
-    let project = unique(prefix);
-    let dir = tempfile::tempdir().unwrap();
-    let main = dir.path().join("docker-compose.yaml");
-    let over = dir.path().join("docker-compose.override.yaml");
-    std::fs::write(
-        &main,
-        format!(
-            "services:\n  sourcegraph-frontend-0:\n    image: index.docker.io/sourcegraph/frontend:{VERSION}\n    environment:\n      - PGPASSWORD={PG_PASSWORD}\n      - GITHUB_TOKEN={GH_TOKEN}\n  pgsql:\n    image: index.docker.io/sourcegraph/pgsql:{VERSION}\n"
+/// A Sourcegraph-shaped docker-compose deployment under a non-default
+/// project name, with an override file and an `.env`: a failed migrator,
+/// a searcher in a restart loop, a memory-limited gitserver with a named
+/// volume, secrets in the environment and in a log.
+fn compose_deployment(prefix: &str) -> ComposeProject {
+    let main = format!(
+        "services:\n{}{}{}{}{}volumes:\n  repos:\n",
+        service(
+            "sourcegraph-frontend-0",
+            "frontend",
+            &format!(
+                "echo '{{\"SeverityText\":\"INFO\",\"Body\":\"frontend started\"}}'; \
+                 echo 'http: request failed Cookie: sgs={LOGGED_SECRET}' >&2; \
+                 echo 'search: repo github.com/acme/widgets at 4b825dc642cb6eb9a060e54bf8d69288fbee4904'; \
+                 sleep 3600"
+            ),
+            &format!(
+                "    environment:\n      - PGPASSWORD={PG_PASSWORD}\n      - GITHUB_TOKEN={GH_TOKEN}\n      - SRC_LOG_LEVEL=dbug\n"
+            ),
         ),
-    )
-    .unwrap();
-    std::fs::write(&over, "services:\n  gitserver-0:\n    mem_limit: 64m\n").unwrap();
+        service(
+            "migrator",
+            "migrator",
+            "echo 'migrator: applying 1528395787 to frontend'; echo 'migration failed: relation \"repo\" already exists' >&2; exit 1",
+            &format!("    environment:\n      - PGPASSWORD={PG_PASSWORD}\n"),
+        ),
+        service(
+            "searcher-0",
+            "searcher",
+            "echo 'searcher: cannot reach zoekt'; exit 3",
+            "    restart: always\n",
+        ),
+        service(
+            "gitserver-0",
+            "gitserver",
+            "dd if=/dev/zero of=/data/repos/pack bs=1024 count=300 2>/dev/null; touch /tmp/ready; sleep 3600",
+            "    volumes:\n      - repos:/data/repos\n",
+        ),
+        service(
+            "pgsql",
+            "pgsql",
+            "sleep 3600",
+            &format!(
+                "    environment:\n      - POSTGRES_PASSWORD={POSTGRES_PASSWORD}\n      - PGPASSWORD_FROM_DOTENV=${{PGPASSWORD}}\n"
+            ),
+        ),
+    );
+    let d = ComposeProject::new(
+        prefix,
+        &[
+            ("docker-compose.yaml", main),
+            (
+                "docker-compose.override.yaml",
+                "services:\n  gitserver-0:\n    mem_limit: 64m\n".to_string(),
+            ),
+        ],
+    );
+    // Compose reads it for ${PGPASSWORD}; the collector must redact it,
+    // in the file and in pgsql's environment.
     std::fs::write(
-        dir.path().join(".env"),
+        d.dir.path().join(".env"),
         format!("PGPASSWORD={ENV_FILE_SECRET}\n"),
     )
     .unwrap();
-    let mut cleanup = Cleanup::default();
-    let volume = format!("{project}_repos");
-    docker(&["volume", "create", &volume]);
-    cleanup.volumes.push(volume.clone());
-    let config_files = format!("{},{}", main.display(), over.display());
-    let run = |cleanup: &mut Cleanup, service: &str, image: &str, extra: &[&str], script: &str| {
-        let name = format!("{project}-{service}-1");
-        let labels = [
-            format!("com.docker.compose.project={project}"),
-            format!("com.docker.compose.service={service}"),
-            format!("com.docker.compose.project.config_files={config_files}"),
-            format!(
-                "com.docker.compose.project.working_dir={}",
-                dir.path().display()
-            ),
-        ];
-        let mut flags: Vec<&str> = labels
-            .iter()
-            .flat_map(|l| ["--label", l.as_str()])
-            .collect();
-        flags.extend_from_slice(extra);
-        cleanup.run(&name, image, &flags, script);
-        name
-    };
-    run(
-        &mut cleanup,
-        "sourcegraph-frontend-0",
-        "frontend",
-        &[
-            "-e",
-            &format!("PGPASSWORD={PG_PASSWORD}"),
-            "-e",
-            &format!("GITHUB_TOKEN={GH_TOKEN}"),
-            "-e",
-            "SRC_LOG_LEVEL=dbug",
-        ],
-        &format!(
-            "echo '{{\"SeverityText\":\"INFO\",\"Body\":\"frontend started\"}}'; \
-             echo 'http: request failed Cookie: sgs={LOGGED_SECRET}' >&2; \
-             echo 'search: repo github.com/acme/widgets at 4b825dc642cb6eb9a060e54bf8d69288fbee4904'; \
-             sleep 3600"
-        ),
-    );
-    let migrator = run(
-        &mut cleanup,
-        "migrator",
-        "migrator",
-        &["-e", &format!("PGPASSWORD={PG_PASSWORD}")],
-        "echo 'migrator: applying 1528395787 to frontend'; echo 'migration failed: relation \"repo\" already exists' >&2; exit 1",
-    );
-    let searcher = run(
-        &mut cleanup,
-        "searcher-0",
-        "searcher",
-        &["--restart", "always"],
-        "echo 'searcher: cannot reach zoekt'; exit 3",
-    );
-    let gitserver = run(
-        &mut cleanup,
-        "gitserver-0",
-        "gitserver",
-        &["--memory", "64m", "-v", &format!("{volume}:/data/repos")],
-        "dd if=/dev/zero of=/data/repos/pack bs=1024 count=300 2>/dev/null; touch /tmp/ready; sleep 3600",
-    );
-    run(
-        &mut cleanup,
-        "pgsql",
-        "pgsql",
-        &["-e", &format!("POSTGRES_PASSWORD={POSTGRES_PASSWORD}")],
-        "sleep 3600",
-    );
+    d.up();
+    let migrator = d.container("migrator");
+    let searcher = d.container("searcher-0");
     wait_for("the migrator to exit", || {
         inspect_field(&migrator, "{{.State.Status}}") == "exited"
     });
@@ -241,15 +280,10 @@ fn compose_deployment(prefix: &str) -> Compose {
             .unwrap_or(0)
             >= 1
     });
-    wait_ready("gitserver to fill its volume", &gitserver);
-    Compose {
-        project,
-        dir,
-        _cleanup: cleanup,
-    }
+    wait_ready("gitserver to fill its volume", &d.container("gitserver-0"));
+    d
 }
 
-/// Every entry of a bundle by its path under the top folder.
 fn entries(bundle: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(bundle).unwrap()).unwrap();
     let mut out = BTreeMap::new();
@@ -350,12 +384,12 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
         "gitserver-0",
         "pgsql",
     ] {
-        let base = format!("docker/containers/{p}-{svc}-1");
+        let base = format!("docker/containers/{p}_{svc}_1");
         for f in ["inspect.json", "logs.txt"] {
             assert!(e.contains_key(&format!("{base}/{f}")), "{base}/{f} missing");
         }
     }
-    let migrator_log = text(&e, &format!("docker/containers/{p}-migrator-1/logs.txt"));
+    let migrator_log = text(&e, &format!("docker/containers/{p}_migrator_1/logs.txt"));
     assert!(
         migrator_log.contains("migration failed: relation \"repo\" already exists"),
         "stderr kept: {migrator_log}"
@@ -369,7 +403,7 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
     );
     let frontend_log = text(
         &e,
-        &format!("docker/containers/{p}-sourcegraph-frontend-0-1/logs.txt"),
+        &format!("docker/containers/{p}_sourcegraph-frontend-0_1/logs.txt"),
     );
     assert!(frontend_log.contains("4b825dc642cb6eb9a060e54bf8d69288fbee4904"));
     assert!(frontend_log.contains("github.com/acme/widgets"));
@@ -384,26 +418,26 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
             .unwrap()
     };
     let a = marker_of(format!(
-        "docker/containers/{p}-sourcegraph-frontend-0-1/inspect.json"
+        "docker/containers/{p}_sourcegraph-frontend-0_1/inspect.json"
     ));
-    let b = marker_of(format!("docker/containers/{p}-migrator-1/inspect.json"));
+    let b = marker_of(format!("docker/containers/{p}_migrator_1/inspect.json"));
     assert!(a.starts_with("[REDACTED:"), "{a}");
     assert_eq!(a, b, "one secret, one marker within a bundle");
 
     // At a glance: the failed migrator, the restarting searcher, the limit.
     let s = json(&e, "summary.json");
-    let mig = summary_row(&s, &format!("{p}-migrator-1"));
+    let mig = summary_row(&s, &format!("{p}_migrator_1"));
     assert_eq!(mig["exit_code"], 1);
     assert_eq!(mig["state"], "exited");
     assert_eq!(mig["reason"], "Error");
     assert_eq!(mig["service"], "migrator");
-    let searcher = summary_row(&s, &format!("{p}-searcher-0-1"));
+    let searcher = summary_row(&s, &format!("{p}_searcher-0_1"));
     assert!(searcher["restarts"].as_u64().unwrap() >= 1, "{searcher}");
-    let gs = summary_row(&s, &format!("{p}-gitserver-0-1"));
+    let gs = summary_row(&s, &format!("{p}_gitserver-0_1"));
     assert_eq!(gs["memory_limit_bytes"], 64 * 1024 * 1024);
     assert_eq!(gs["state"], "running");
     let txt = text(&e, "summary.txt");
-    assert!(txt.contains(&format!("{p}-migrator-1")), "{txt}");
+    assert!(txt.contains(&format!("{p}_migrator_1")), "{txt}");
 
     // Volume with its size; images with ids; compose files and .env.
     let vols = json(&e, "docker/volumes.json");
@@ -415,7 +449,7 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
         .expect("the named volume");
     assert_eq!(
         repos["used_by"][0],
-        format!("{p}-gitserver-0-1:/data/repos")
+        format!("{p}_gitserver-0_1:/data/repos")
     );
     // Its size, in the shape both collectors share; the engine's data
     // root says how full the file system under local volumes is.
@@ -432,7 +466,7 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
     );
     assert_eq!(
         repos["mounted_by"][0],
-        format!("{p}-gitserver-0-1:/data/repos")
+        format!("{p}_gitserver-0_1:/data/repos")
     );
     let root = vols
         .iter()
@@ -465,7 +499,7 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
     let fe = files
         .iter()
         .find(|f| {
-            f["path"] == format!("docker/containers/{p}-sourcegraph-frontend-0-1/inspect.json")
+            f["path"] == format!("docker/containers/{p}_sourcegraph-frontend-0_1/inspect.json")
         })
         .unwrap();
     assert!(
@@ -481,7 +515,7 @@ fn compose_deployment_is_collected_redacted_and_verifiable() {
     let i = sg(&["inspect", "bundle.zip"], work.path());
     assert!(i.stdout.contains("docker-compose"), "{}", i.stdout);
     assert!(i.stdout.contains(VERSION), "{}", i.stdout);
-    drop(d.dir);
+    drop(d);
 }
 
 #[test]
@@ -489,16 +523,23 @@ fn logs_are_bounded_by_size_keeping_the_newest() {
     if !docker_ready() {
         return;
     }
-    let project = unique("capped");
-    let mut cleanup = Cleanup::default();
-    let name = format!("{project}-frontend-1");
-    let label = format!("com.docker.compose.project={project}");
-    cleanup.run(
-        &name,
-        "frontend",
-        &["--label", &label],
-        "i=0; while [ $i -lt 3000 ]; do echo \"line $i of a chatty frontend log\"; i=$((i+1)); done; echo LAST-LINE; sleep 3600",
+    let d = ComposeProject::new(
+        "capped",
+        &[(
+            "docker-compose.yaml",
+            format!(
+                "services:\n{}",
+                service(
+                    "frontend",
+                    "frontend",
+                    "i=0; while [ $i -lt 3000 ]; do echo \"line $i of a chatty frontend log\"; i=$((i+1)); done; echo LAST-LINE; sleep 3600",
+                    ""
+                )
+            ),
+        )],
     );
+    d.up();
+    let (project, name) = (d.project.clone(), d.container("frontend"));
     wait_for("the log to be written", || {
         docker(&["logs", "--tail", "1", &name]).contains("LAST-LINE")
     });
@@ -600,32 +641,30 @@ fn several_deployments_on_one_host_ask_which_one() {
     if !docker_ready() {
         return;
     }
-    let project = unique("ambiguous");
+    let compose = ComposeProject::new(
+        "ambiguous",
+        &[(
+            "docker-compose.yaml",
+            format!("services:\n{}", service("frontend", "frontend", "true", "")),
+        )],
+    );
+    compose.up();
+    let project = compose.project.clone();
     let server = unique("ambiguous-server");
     let mut cleanup = Cleanup::default();
-    for (name, image, label) in [
-        (
-            format!("{project}-frontend-1"),
-            "frontend",
-            Some(format!("com.docker.compose.project={project}")),
-        ),
-        (server.clone(), "server", None),
-        (format!("{project}-unlabelled-searcher"), "searcher", None),
+    for (name, image) in [
+        (server.clone(), "server"),
+        (format!("{project}-unlabelled-searcher"), "searcher"),
     ] {
-        let mut args = vec![
-            "create".to_string(),
-            "--network".into(),
-            "none".into(),
-            "--name".into(),
-            name.clone(),
-        ];
-        if let Some(l) = label {
-            args.extend(["--label".into(), l]);
-        }
-        args.push(format!("sourcegraph/{image}:{VERSION}"));
-        args.push("true".into());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        docker(&refs);
+        docker(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            &format!("sourcegraph/{image}:{VERSION}"),
+            "true",
+        ]);
         cleanup.containers.push(name);
     }
     let work = tempfile::tempdir().unwrap();
@@ -649,7 +688,7 @@ fn several_deployments_on_one_host_ask_which_one() {
     // --container must be the server image.
     let (r, _) = collect(
         work.path(),
-        &["--container", &format!("{project}-frontend-1")],
+        &["--container", &compose.container("frontend")],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_stderr(&r, "not sourcegraph/server");

@@ -17,14 +17,16 @@ pub async fn collect(ctx: &Ctx, cs: &[ContainerSummary]) -> Result<()> {
     let mut files: Vec<String> = Vec::new();
     let mut dirs = BTreeSet::new();
     for c in cs {
+        let dir = label(c, WORKING_DIR_LABEL);
         if let Some(list) = label(c, CONFIG_FILES_LABEL) {
             for f in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-                if !files.iter().any(|x| x == f) {
-                    files.push(f.to_string());
+                let f = resolve(f, dir);
+                if !files.contains(&f) {
+                    files.push(f);
                 }
             }
         }
-        if let Some(d) = label(c, WORKING_DIR_LABEL) {
+        if let Some(d) = dir {
             dirs.insert(d.to_string());
         }
     }
@@ -60,4 +62,32 @@ pub async fn collect(ctx: &Ctx, cs: &[ContainerSummary]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Compose v1 records the files as they were named on its command line
+/// (`docker-compose.yaml`, relative to where it ran); v2 records absolute
+/// paths. Relative ones are taken from the project's working directory.
+fn resolve(file: &str, working_dir: Option<&str>) -> String {
+    match working_dir {
+        Some(d) if !Path::new(file).is_absolute() => Path::new(d).join(file).display().to_string(),
+        _ => file.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_compose_files_are_found_in_the_working_dir() {
+        assert_eq!(
+            resolve("docker-compose.yaml", Some("/srv/sg")),
+            "/srv/sg/docker-compose.yaml"
+        );
+        assert_eq!(
+            resolve("/etc/sg/compose.yaml", Some("/srv/sg")),
+            "/etc/sg/compose.yaml"
+        );
+        assert_eq!(resolve("compose.yaml", None), "compose.yaml");
+    }
 }
