@@ -395,3 +395,55 @@ fn a_tampered_bundle_is_not_laundered() {
         assert!(!d.join("out.zip").exists());
     }
 }
+
+#[test]
+fn an_interrupted_extract_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Big enough that extraction is still running when the signal comes:
+    // stored, so building it is quick.
+    let body: Vec<u8> = (0..(96u32 << 20))
+        .map(|i| b"abcdefghijklmnopqrstuvwxyz\n"[(i % 27) as usize])
+        .collect();
+    let m = manifest("search", "2026-11-25T04:05:06Z", &[("logs/big.log", &body)]);
+    let top = "sg-debug-search-20261125T040506Z";
+    {
+        use zip::write::SimpleFileOptions;
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(d.join("b.zip")).unwrap());
+        let opts = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        zip.start_file(format!("{top}/manifest.json"), opts)
+            .unwrap();
+        zip.write_all(&serde_json::to_vec(&m).unwrap()).unwrap();
+        zip.start_file(format!("{top}/logs/big.log"), opts).unwrap();
+        zip.write_all(&body).unwrap();
+        zip.finish().unwrap();
+    }
+    drop(body);
+    let child = Command::new(bin())
+        .args(["inspect", "b.zip", "--extract", "out"])
+        .current_dir(d)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !d.join("out.partial/logs/big.log").exists() {
+        assert!(Instant::now() < deadline, "extraction never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    if out.status.code() == Some(0) {
+        // Finished before the signal landed: nothing to check this time.
+        eprintln!("extraction finished before the signal; not interrupted");
+        return;
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(names(d), ["b.zip"], "nothing left behind");
+}
