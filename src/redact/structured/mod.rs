@@ -63,6 +63,7 @@ pub fn redact(
 ) -> Result<String, String> {
     let docs = parse(format, src)?;
     let mut w = Walker {
+        src,
         red,
         counts,
         repl: Vec::new(),
@@ -95,14 +96,21 @@ fn parse(format: Format, src: &str) -> Result<Vec<Node>, String> {
 }
 
 struct Walker<'a> {
+    src: &'a str,
     red: &'a mut LineRedactor,
     counts: &'a mut BTreeMap<String, u64>,
     repl: Vec<(usize, usize, String)>,
 }
 
 impl Walker<'_> {
+    /// `[REDACTED:rule:1a2b3c4d]` written as a bare YAML value parses as a
+    /// flow sequence; it is a marker all the same, and stays as it is.
+    fn is_marker_node(&self, n: &Node) -> bool {
+        matches!(n.kind, Kind::Seq(_)) && is_marker(&self.src.as_bytes()[n.start..n.end])
+    }
+
     fn walk(&mut self, n: &Node, depth: usize) {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || self.is_marker_node(n) {
             return;
         }
         match &n.kind {
@@ -161,7 +169,7 @@ impl Walker<'_> {
 
     /// Everything under a secret key goes, whatever its shape.
     fn redact_all(&mut self, n: &Node, rule: &str, depth: usize) {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || self.is_marker_node(n) {
             return;
         }
         match &n.kind {
@@ -257,10 +265,88 @@ impl Walker<'_> {
     }
 
     /// Rewrites the scalar as a double-quoted string, valid in JSON and YAML.
+    /// A YAML scalar over several lines (a block scalar, a folded plain or
+    /// quoted one) keeps its number of lines: see `keep_lines`.
     fn replace_raw(&mut self, n: &Node, text: &str) {
         let quoted = serde_json::to_string(text).expect("strings serialize");
+        let span = &self.src[n.start..n.end];
+        let quoted = if span.contains('\n') {
+            keep_lines(&quoted, span)
+        } else {
+            quoted
+        };
         self.repl.push((n.start, n.end, quoted));
     }
+}
+
+/// `quoted` (a JSON string, which is also a YAML double-quoted scalar)
+/// spread over as many lines as `span`, the scalar it replaces, so that
+/// redaction never changes a file's line count. YAML lets a double-quoted
+/// scalar continue on the next line after an escaped line break (`\` at
+/// the end of a line), which adds nothing to the value; the value's own
+/// `\n`s are where the lines break, so a redacted block keeps its lines
+/// in place, and the lines that are left over come last. A block scalar's
+/// first line is its header: the value starts on the line after it.
+/// Continuation lines take the scalar's indentation, and a leading space of
+/// the value's own is escaped (`\x20`) so that it is not taken for
+/// indentation.
+fn keep_lines(quoted: &str, span: &str) -> String {
+    let mut breaks = span.matches('\n').count();
+    let indent = span
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    let indent = " ".repeat(indent);
+    let body = &quoted[1..quoted.len() - 1];
+    let mut out = String::with_capacity(quoted.len() + breaks * (indent.len() + 3));
+    out.push('"');
+    let mut line_start = true;
+    let newline = if span.contains("\r\n") {
+        "\\\r\n"
+    } else {
+        "\\\n"
+    };
+    let next_line = |out: &mut String, line_start: &mut bool| {
+        out.push_str(newline);
+        out.push_str(&indent);
+        *line_start = true;
+    };
+    if span.starts_with(['|', '>']) && breaks > 0 {
+        next_line(&mut out, &mut line_start);
+        breaks -= 1;
+    }
+    let b = body.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if line_start && b[i] == b' ' {
+            out.push_str("\\x20");
+            i += 1;
+            line_start = false;
+            continue;
+        }
+        line_start = false;
+        // One character or one escape sequence at a time, never split.
+        let len = if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'u') { 6 } else { 2 }
+        } else {
+            body[i..].chars().next().map_or(1, char::len_utf8)
+        };
+        let piece = &body[i..(i + len).min(b.len())];
+        out.push_str(piece);
+        i += len;
+        if piece == "\\n" && breaks > 0 {
+            next_line(&mut out, &mut line_start);
+            breaks -= 1;
+        }
+    }
+    for _ in 0..breaks {
+        next_line(&mut out, &mut line_start);
+    }
+    out.push('"');
+    out
 }
 
 fn redact_nested(

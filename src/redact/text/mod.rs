@@ -102,9 +102,12 @@ impl LineRedactor {
         out.extend_from_slice(&line[at..]);
     }
 
-    /// The secrets in `line`: sorted, non-overlapping, never a marker.
+    /// The secrets in `line`: sorted, non-overlapping, never a marker, and
+    /// never in the line terminator: a value whose quote never closes ends
+    /// at the end of its line, so redaction cannot join two lines.
     pub(crate) fn find(&mut self, line: &[u8]) -> &[Span] {
         self.spans.clear();
+        let line = without_terminator(line);
         let keys = self.rules.candidates(
             line,
             &mut self.lower,
@@ -210,6 +213,12 @@ impl LineRedactor {
     }
 }
 
+/// `line` without its `\n` or `\r\n`.
+pub(crate) fn without_terminator(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
 /// Where the value after a key starts and ends.
 fn value_span(line: &[u8], pos: usize, rest_of_line: bool) -> Option<(usize, usize)> {
     let rest = &line[pos..];
@@ -269,7 +278,16 @@ fn value_span(line: &[u8], pos: usize, rest_of_line: bool) -> Option<(usize, usi
 /// Values that say nothing about a secret and help debugging: empty
 /// placeholders, references to other variables, booleans.
 pub(crate) fn not_a_secret(v: &[u8]) -> bool {
-    if is_marker(v) || v.starts_with(b"${") || v.starts_with(b"{") || v.starts_with(b"[") {
+    if v.starts_with(b"${") || v.starts_with(b"{") || v.starts_with(b"[") {
+        return true;
+    }
+    // A marker, also behind the quotes and escapes of text the line pass
+    // redacted that a later pass reads as YAML (`\"[REDACTED:...]`).
+    let unquoted = v
+        .iter()
+        .position(|b| !matches!(b, b'\\' | b'"' | b'\''))
+        .map_or(&v[..0], |i| &v[i..]);
+    if is_marker(unquoted) {
         return true;
     }
     if v.len() > 1 && v[0] == b'$' && (v[1].is_ascii_alphabetic() || v[1] == b'_') {
