@@ -943,3 +943,85 @@ fn structured_yaml_keeps_its_lines_and_stays_structured() {
         }
     }
 }
+
+/// Sourcegraph's own credentials, in free text as well as next to keys.
+/// Formats from the Sourcegraph source: internal/accesstoken and
+/// lib/accesstoken (sgp_, sgph_, instance identifiers), cody_access_token.go
+/// (sgd_), internal/license/access_token.go (slk_),
+/// internal/productsubscription/consts.go (sgs_), internal/session (the
+/// `sgs` cookie), internal/license/license.go (license keys),
+/// internal/authz/header.go (`token-sudo`).
+#[test]
+fn sourcegraph_credentials_in_free_text() {
+    let hex40 = "4c7a1e9d3b8f2a6c0e5d9b7f1a3c8e2d6b0f4a9c";
+    let hex64 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    for token in [
+        format!("sgp_0123456789abcdef_{hex40}"),
+        format!("sgp_local_{hex40}"),
+        format!("sgp_{hex40}"),
+        // Hex in capitals, as the parser accepts it.
+        "sgp_C3F6EBC6DABA1EE2_F154E2DC67638939F113763904DBC3FB6CC33766".to_string(),
+        // The short-lived sgph_ prefix, and a 10-hex instance identifier.
+        format!("sgph_0123456789_{hex40}"),
+        format!("sgph_{hex40}"),
+        format!("sgd_{hex64}"),
+        format!("slk_{hex64}"),
+        format!("sgs_{hex64}"),
+    ] {
+        check(
+            &format!("level=warn msg=\"request with {token} rejected\""),
+            &[&token[token.len() - 40..]],
+            &["level=warn msg=\"request with ", " rejected\""],
+        );
+    }
+    // The session cookie outside a Cookie header.
+    let session =
+        "MTczMjc4NjQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVJfLUNBQUVHYzNSeWFXNW5EQWNBQld0bGVRPT18xA3mZ7Qx";
+    check(
+        &format!("curl -b sgs={session} https://sourcegraph.example.com/.api/graphql"),
+        &[session],
+        &[
+            "curl -b sgs=",
+            " https://sourcegraph.example.com/.api/graphql",
+        ],
+    );
+    check(
+        &format!("jar: sgs={session}; Path=/; HttpOnly"),
+        &[session],
+        &["; Path=/; HttpOnly"],
+    );
+    // A license key (base64url of {"sig":{...},"info":...}) in free text.
+    let license = "eyJzaWciOnsiRm9ybWF0IjoicnNhLXNoYTItNTEyIiwiQmxvYiI6IkZBS0VzaWduYXR1cmVibG9iMDAwMDAwMDAwMDAwMDAwMCIsIlJlc3QiOm51bGx9LCJpbmZvIjoiZXlKMklqb3pMQ0p1SWpwYk1WMTkifQ";
+    check(
+        &format!("applying license {license} from the env"),
+        &[license],
+        &["applying license ", " from the env"],
+    );
+    // The 40-hex tokens from before prefixes: next to keys and headers.
+    for line in [
+        format!("SRC_ACCESS_TOKEN={hex40}"),
+        format!("Authorization: token {hex40}"),
+        format!("Authorization: token token=\"{hex40}\""),
+        format!("Authorization: token-sudo user=\"alice\",token=\"{hex40}\""),
+        format!("Authorization: token-sudo token=\"{hex40}\", user=\"alice\""),
+        format!("{{\"accessToken\": \"{hex40}\"}}"),
+        format!("GET /.api/graphql?access_token={hex40}"),
+    ] {
+        check(&line, &[hex40], &[]);
+    }
+    check(
+        &format!("Authorization: token-sudo user=\"alice\",token=\"{hex40}\""),
+        &[hex40],
+        &["user=\"alice\""],
+    );
+    // Bare 40-hex strings are git commits.
+    let r = redactor();
+    for keep in [
+        format!("commit {hex40} pushed"),
+        format!("resolved HEAD to {hex40}"),
+        "msgs=12 sgs=short".to_string(),
+    ] {
+        let (out, counts) = line(&r, &keep);
+        assert_eq!(out, keep, "{counts:?}");
+    }
+}

@@ -336,12 +336,19 @@ fn odd_backslashes_before(line: &[u8], i: usize) -> bool {
 }
 
 /// Overlapping finds become one, named after the one that starts first
-/// (the longer on a tie).
+/// (the longer on a tie, and a key rule's when both cover the same bytes:
+/// the structured pass names a value after its key, and one secret should
+/// get one marker in every file).
 fn merge(spans: &mut Vec<Span>) {
     if spans.len() < 2 {
         return;
     }
-    spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    spans.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(matches!(b.rule, RuleRef::Key(_)).cmp(&matches!(a.rule, RuleRef::Key(_))))
+    });
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans.drain(..) {
         match out.last_mut() {
