@@ -1025,3 +1025,156 @@ fn sourcegraph_credentials_in_free_text() {
         assert_eq!(out, keep, "{counts:?}");
     }
 }
+
+#[test]
+fn code_host_tokens_presigned_urls_and_command_line_passwords() {
+    // Bitbucket Data Center HTTP access tokens, Bitbucket Cloud app
+    // passwords, Atlassian API tokens: in free text.
+    let bbdc = "BBDC-MDYzNjE2NjM2ODY3OvzgsEDUXo5mMMjV8l9d1eyJn9Lu";
+    check(
+        &format!("clone failed with {bbdc}: 401"),
+        &[bbdc],
+        &["clone failed with ", ": 401"],
+    );
+    let atbb = "ATBB3g7gLXseCxPjJs1CQNMyEjwf1D12516D";
+    check(
+        &format!("app password {atbb} for bob"),
+        &[atbb],
+        &[" for bob"],
+    );
+    let atatt = "ATATT3xFfGF0T4kq8mZp2rX9vB1nC7dL5sW3yH6jK0gF2aQ8eR4tU1iO9pA7sD3fG5hJ2kL6zX8cV0bN4mQ1wE=1A2B3C4D";
+    check(&format!("api token {atatt} ok"), &[atatt], &[" ok"]);
+    // Azure DevOps PATs: 52 characters of base32 next to the service's
+    // URLs or keys; the 84-character format (AZDO signature) anywhere.
+    let ado = "k2jwq5rtq3vxyzabcdefg7hijklmnop4qrstuvwxyzab2cdefghi";
+    assert_eq!(ado.len(), 52);
+    check(
+        &format!(
+            "git -c http.extraheader=x clone https://dev.azure.com/acme/web/_git/app using pat {ado}"
+        ),
+        &[ado],
+        &["https://dev.azure.com/acme/web/_git/app using pat "],
+    );
+    check(
+        &format!("az devops login --organization https://acme.visualstudio.com/ token {ado}"),
+        &[ado],
+        &["https://acme.visualstudio.com/"],
+    );
+    check(
+        &format!("AZURE_DEVOPS_EXT_PAT={ado}"),
+        &[ado],
+        &["AZURE_DEVOPS_EXT_PAT="],
+    );
+    check(&format!("  AZURE_DEVOPS_PAT: {ado}"), &[ado], &[]);
+    check(&format!("SYSTEM_ACCESSTOKEN={ado}"), &[ado], &[]);
+    let azdo = format!("{}AZDO{}", "a1B2c3D4e5".repeat(7) + "F6g7H8", "x9Y0");
+    assert_eq!(azdo.len(), 84);
+    check(&format!("token {azdo} expired"), &[&azdo], &[" expired"]);
+    // Presigned URLs: the signature goes, the rest of the query stays.
+    let sig = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+    check(
+        &format!(
+            "GET https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261125T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature={sig} 200"
+        ),
+        &[sig],
+        &[
+            "X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=",
+            " 200",
+        ],
+    );
+    check(
+        &format!(
+            "{{\"url\":\"https://b.s3.amazonaws.com/k?X-Amz-Date=x\\u0026X-Amz-Signature={sig}\"}}"
+        ),
+        &[sig],
+        &["\\u0026X-Amz-Signature="],
+    );
+    check(
+        &format!("https://storage.googleapis.com/b/o?X-Goog-Date=x&X-Goog-Signature={sig}"),
+        &[sig],
+        &[],
+    );
+    // Passwords on command lines.
+    check(
+        "pg_dump --password hunter2 --host pgsql sg",
+        &["hunter2"],
+        &["pg_dump --password ", " --host pgsql sg"],
+    );
+    check(
+        "helm repo add acme https://charts.acme.dev --username bob --password 'quoted pw'",
+        &["quoted pw"],
+        &["--username bob --password '"],
+    );
+    check(
+        "src login --token sgtok3nv4lue https://sg",
+        &["sgtok3nv4lue"],
+        &[" https://sg"],
+    );
+    check(
+        "redis-cli --pass r3dispass ping",
+        &["r3dispass"],
+        &[" ping"],
+    );
+    check(
+        "args: [\"--db-password\", \"listpw\", \"--port\", \"5432\"]",
+        &["listpw"],
+        &["\"--port\", \"5432\""],
+    );
+    check(
+        "mongosh -u admin -p m0ngopw --host mongo",
+        &["m0ngopw"],
+        &["-u admin -p ", " --host mongo"],
+    );
+    check(
+        "docker login -u bob -p d0ckerpw registry.example.com",
+        &["d0ckerpw"],
+        &[" registry.example.com"],
+    );
+    check(
+        "sshpass -p sshpw ssh -p 2222 git@host",
+        &["sshpw"],
+        &["ssh -p 2222 git@host"],
+    );
+    check(
+        "redis-cli -h redis -p 6379 -a r3dispw ping",
+        &["r3dispw"],
+        &["-h redis -p 6379 -a ", " ping"],
+    );
+    check(
+        "mysql -uroot -pmysqlpw sg",
+        &["mysqlpw"],
+        &["mysql -uroot -p", " sg"],
+    );
+    check(
+        "sqlcmd -S db -U sa -P sqlpw -Q 'select 1'",
+        &["sqlpw"],
+        &["-Q 'select 1'"],
+    );
+    check(
+        "curl -u admin:curlpw https://sg.example.com/.api/graphql",
+        &["curlpw"],
+        &["curl -u admin:", " https://sg.example.com"],
+    );
+    // What must stay: ports, flags without values, other flags' values,
+    // and 52-character words away from Azure DevOps.
+    let r = redactor();
+    for keep in [
+        "docker run -p 8080:80 -p 443:443 sourcegraph/server:6.0.0".to_string(),
+        "psql -h pgsql -p 5432 -U sg sg".to_string(),
+        "pg_dump -p 5432 sg".to_string(),
+        "redis-cli -h redis -p 6379 ping".to_string(),
+        "ssh -p 2222 git@host".to_string(),
+        "mysql -P 3306 -p sg".to_string(),
+        "psql --no-password -h pgsql sg".to_string(),
+        "docker login --password-stdin -u bob registry.example.com".to_string(),
+        "--password-file /run/secrets/pw --token-type bearer --max-tokens 100".to_string(),
+        "psql --password --host pgsql sg".to_string(),
+        "docker login registry.example.com && docker run -p 8080:80 x".to_string(),
+        format!("layer {ado} pulled"),
+        format!("commit {} pushed", &sig[..40]),
+        "X-Amz-SignedHeaders=host&X-Amz-Expires=900".to_string(),
+    ] {
+        let (out, counts) = line(&r, &keep);
+        assert_eq!(out, keep, "{counts:?}");
+    }
+}

@@ -151,6 +151,11 @@ impl LineRedactor {
                 at = caps.name("sep").expect("group").start();
                 self.key_value(line, &caps, has_marker);
             }
+            for flag in memchr::memchr_iter(b'-', line) {
+                if flag == 0 || line[flag - 1] != b'-' {
+                    self.flag_value(line, flag, has_marker);
+                }
+            }
             return;
         }
         // Only the pairs whose key holds a keyword: look from the start of
@@ -172,10 +177,72 @@ impl LineRedactor {
                 if key.start() <= hit && hit < key.end() {
                     self.key_value(line, &caps, has_marker);
                     done_until = key.end();
+                    continue;
                 }
+            }
+            if let Some(end) = self.flag_value(line, word, has_marker) {
+                done_until = end;
             }
         }
         self.key_hits = hits;
+    }
+
+    /// `--password VALUE`, `-token VALUE`, `"--db-password", "VALUE"`: a
+    /// command-line flag named like a secret (by the key rules, as in the
+    /// structured pass's argument lists) takes the next word as its value.
+    /// `flag` is where the flag's first `-` is. Not: `--no-password`, a flag
+    /// followed by another flag, `--password=x` (a pair, found as such).
+    /// Returns where the flag's word ends when it names a secret.
+    fn flag_value(&mut self, line: &[u8], flag: usize, has_marker: bool) -> Option<usize> {
+        if line.get(flag) != Some(&b'-')
+            || (flag > 0
+                && !matches!(
+                    line[flag - 1],
+                    b' ' | b'\t' | b'"' | b'\'' | b'[' | b'(' | b','
+                ))
+        {
+            return None;
+        }
+        let end = line[flag..]
+            .iter()
+            .position(|b| !is_key_byte(*b))
+            .map_or(line.len(), |i| flag + i);
+        let word = &line[flag..end];
+        let dashes = word.iter().take_while(|b| **b == b'-').count();
+        let name = std::str::from_utf8(&word[dashes..]).ok()?;
+        if dashes > 2
+            || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+            || name.starts_with("no-")
+            || !self.rules.key_may_match(name)
+            || (has_marker && inside_marker(line, flag))
+        {
+            return None;
+        }
+        let rule = self.rules.secret_key_index(name)?;
+        // The separator: blanks, or in a quoted list the closing quote, a
+        // comma and the next item's opening quote.
+        let mut at = end;
+        let quoted_list = matches!(line.get(at), Some(b'"' | b'\''));
+        if quoted_list {
+            at += 1;
+            if line.get(at) == Some(&b',') {
+                at += 1;
+            }
+        }
+        let blanks = line[at..]
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        at += blanks;
+        if at == end
+            || (quoted_list && (at == end + 1 || !matches!(line.get(at), Some(b'"' | b'\''))))
+            || matches!(line.get(at), None | Some(b'-'))
+        {
+            return None;
+        }
+        let (s, e) = value_span(line, at, false)?;
+        push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
+        Some(end)
     }
 
     /// One `key<sep>value` match: a span when the key is a secret's.
