@@ -97,13 +97,29 @@ pub struct RuleSet {
     /// the line: most log lines hold none, and a case-sensitive searcher
     /// finds that with SIMD literal search (Teddy), several times faster
     /// than the case-insensitive overlapping walk needed to tell which.
-    any_keyword: AhoCorasick,
+    /// Two searchers: keywords under four bytes, and the others. Teddy
+    /// fingerprints as many leading bytes as its shortest pattern has (up
+    /// to four); in one searcher, `key` and `://` would make every longer
+    /// keyword a three-byte fingerprint too, and the false candidates that
+    /// brings cost more than a second pass over the text.
+    gates: Vec<AhoCorasick>,
     wants: Vec<Wants>,
     /// Regex rules without keywords run on every line.
     always: Vec<usize>,
     keys_always: bool,
     key_prefilter: AhoCorasick,
     pub loaded: Vec<LoadedRule>,
+    #[cfg(test)]
+    gate_lens: Vec<usize>,
+}
+
+/// Where each keyword gate last found a keyword in one text, so that
+/// `next_keyword` asks a gate again only once the caller has moved past
+/// its find. One per text searched.
+#[derive(Default)]
+pub(crate) struct GateCursor {
+    /// Per gate: not asked yet, or the next find (`None`: none to the end).
+    found: [Option<Option<usize>>; 2],
 }
 
 impl RuleSet {
@@ -187,10 +203,32 @@ impl RuleSet {
     }
 
     /// Where the first keyword at or after `from` starts in `lower`, a
-    /// lowercased text.
-    pub(crate) fn next_keyword(&self, lower: &[u8], from: usize) -> Option<usize> {
-        let input = aho_corasick::Input::new(lower).range(from..);
-        self.any_keyword.find(input).map(|m| m.start())
+    /// lowercased text; `cursor` belongs to that text, and `from` never
+    /// goes back.
+    pub(crate) fn next_keyword(
+        &self,
+        lower: &[u8],
+        from: usize,
+        cursor: &mut GateCursor,
+    ) -> Option<usize> {
+        let mut next: Option<usize> = None;
+        for (gate, found) in self.gates.iter().zip(cursor.found.iter_mut()) {
+            let at = match *found {
+                Some(Some(at)) if at >= from => Some(at),
+                Some(None) => None,
+                _ => {
+                    let input = aho_corasick::Input::new(lower).range(from..);
+                    let at = gate.find(input).map(|m| m.start());
+                    *found = Some(at);
+                    at
+                }
+            };
+            next = match (next, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        next
     }
 
     /// Which regex rules to run on `line`, and whether to look for
@@ -211,7 +249,7 @@ impl RuleSet {
         let mut keys = self.keys_always;
         lower.clear();
         lower.extend(line.iter().map(u8::to_ascii_lowercase));
-        if !self.any_keyword.is_match(lower.as_slice()) {
+        if !self.gates.iter().any(|g| g.is_match(lower.as_slice())) {
             return keys;
         }
         for m in self.prefilter.find_overlapping_iter(line) {
@@ -232,6 +270,26 @@ impl RuleSet {
         regexes.sort_unstable();
         keys
     }
+}
+
+/// Keywords shorter than this go to the first gate, the others to the
+/// second (see `RuleSet::gates`).
+const GATE_SPLIT: usize = 4;
+
+/// The patterns of the keyword gates, which only ask whether a line holds
+/// any keyword at all: the keywords lowercased, without those that contain
+/// another (`password` holds `pass`, `sk-ant-` holds `sk-`), which could
+/// never be the only one found.
+fn gate_keywords(patterns: &[String]) -> Vec<String> {
+    let mut lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+    // The PEM block tracking of the line pass is built in, whatever rules
+    // are loaded: a line that may open a key never takes the fast path.
+    lowered.push("private key".into());
+    lowered.sort();
+    lowered.dedup();
+    let all = lowered.clone();
+    lowered.retain(|k| !all.iter().any(|o| o != k && k.contains(o.as_str())));
+    lowered
 }
 
 /// `PG_PASSWORD`, `pgPassword`, `pg-password` -> `pgpassword`.
@@ -390,18 +448,24 @@ fn compile(loaded: Vec<LoadedRule>) -> Result<RuleSet> {
         .ascii_case_insensitive(true)
         .build(&key_words)
         .context("building the key prefilter")?;
-    let mut lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
-    // The PEM block tracking of the line pass is built in, whatever rules
-    // are loaded: a line that may open a key never takes the fast path.
-    lowered.push("private key".into());
-    lowered.sort();
-    lowered.dedup();
-    let any_keyword = AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(&lowered)
+    let lowered = gate_keywords(&patterns);
+    let (short, long): (Vec<String>, Vec<String>) =
+        lowered.into_iter().partition(|k| k.len() < GATE_SPLIT);
+    let gates = [short, long]
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&g)
+                .map(|ac| (g.len(), ac))
+        })
+        .collect::<Result<Vec<_>, _>>()
         .context("building the keyword gate")?;
     Ok(RuleSet {
-        any_keyword,
+        #[cfg(test)]
+        gate_lens: gates.iter().map(|(n, _)| *n).collect(),
+        gates: gates.into_iter().map(|(_, ac)| ac).collect(),
         key_prefilter,
         regex_rules,
         key_rules,
@@ -498,6 +562,30 @@ mod tests {
             "rules:\n  - id: acme-token\n    description: d\n    keywords: [acme_]\n    regex: '(?P<secret>acme_[0-9]{8})'\n",
         );
         assert_eq!(e, "ok");
+    }
+
+    /// Teddy, the SIMD searcher behind a keyword gate, takes at most this
+    /// many patterns; past it the gate falls back to a searcher several
+    /// times slower, and so does every keyword-free log line.
+    const GATE_FAST_LIMIT: usize = 64;
+
+    #[test]
+    fn the_keyword_gate_stays_on_the_simd_path() {
+        let r = RuleSet::defaults();
+        assert_eq!(r.gate_lens.len(), 2);
+        for n in &r.gate_lens {
+            assert!(
+                *n <= GATE_FAST_LIMIT,
+                "the default rules' keywords need {n} patterns in one gate, more than {GATE_FAST_LIMIT}: share keywords between rules (a shorter common one: `xox` for Slack's `xoxb-`, `xoxp-`), or drop those another keyword contains"
+            );
+        }
+        let gate = gate_keywords(&[
+            "password".into(),
+            "pass".into(),
+            "sk-ant-".into(),
+            "sk-".into(),
+        ]);
+        assert_eq!(gate, ["pass", "private key", "sk-"]);
     }
 
     #[test]

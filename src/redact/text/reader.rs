@@ -10,7 +10,7 @@ use memchr::memmem;
 
 use super::{LineRedactor, MAX_LINE};
 use crate::redact::RedactionCounts;
-use crate::redact::rules::{RULE_BINARY_LINE, RULE_LONG_LINE, RULE_PEM};
+use crate::redact::rules::{GateCursor, RULE_BINARY_LINE, RULE_LONG_LINE, RULE_PEM};
 
 /// A PEM block longer than this is closed and redacted as it stands.
 const MAX_PEM: usize = 1 << 20;
@@ -131,6 +131,7 @@ impl<R: BufRead> RedactingReader<R> {
         lower.extend(chunk.iter().map(u8::to_ascii_lowercase));
 
         let mut pos = 0;
+        let mut cursor = GateCursor::default();
         let mut nul = memchr::memchr(0, &chunk);
         while pos < chunk.len() {
             let line_end = |from: usize| {
@@ -146,7 +147,7 @@ impl<R: BufRead> RedactingReader<R> {
             if nul.is_some_and(|z| z < pos) {
                 nul = memchr::memchr(0, &chunk[pos..]).map(|z| pos + z);
             }
-            let hit = match (self.red.rules.next_keyword(&lower, pos), nul) {
+            let hit = match (self.red.rules.next_keyword(&lower, pos, &mut cursor), nul) {
                 (Some(k), Some(z)) => Some(k.min(z)),
                 (k, z) => k.or(z),
             };
