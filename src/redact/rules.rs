@@ -55,6 +55,8 @@ pub struct RuleSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub key_exact: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_inside: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary_safe_path: Option<String>,
 }
 
@@ -77,6 +79,8 @@ pub(crate) struct KeyRule {
     pub key: Regex,
     pub exclude: Option<Regex>,
     pub exact: bool,
+    /// In a map under such a key, keys (normalized) whose values stay.
+    pub keep_inside: Option<Regex>,
 }
 
 /// What a prefilter keyword hit asks for.
@@ -189,6 +193,22 @@ impl RuleSet {
             }
         }
         None
+    }
+
+    /// Whether, in a map under a key that rule `rule` found secret, the
+    /// value of `key` stays (its `keep_inside`: user names, hosts, ports):
+    /// in `credentials: {username: alice, password: x}` only `x` is secret.
+    /// A key that names a secret itself never stays.
+    pub fn keeps_inside(&self, rule: &str, key: &str) -> bool {
+        let Some(keep) = self
+            .key_rules
+            .iter()
+            .find(|r| r.id == rule)
+            .and_then(|r| r.keep_inside.as_ref())
+        else {
+            return false;
+        };
+        keep.is_match(&normalize_key(key)) && self.secret_key(key).is_none()
     }
 
     pub fn binary_is_safe(&self, bundle_path: &str) -> bool {
@@ -360,8 +380,8 @@ fn check_spec(s: &RuleSpec) -> Result<(), String> {
     if matchers.iter().filter(|m| **m).count() != 1 {
         return Err("needs exactly one of regex, key, binary_safe_path".into());
     }
-    if s.key.is_none() && (s.key_exclude.is_some() || s.key_exact) {
-        return Err("key_exclude and key_exact go with key".into());
+    if s.key.is_none() && (s.key_exclude.is_some() || s.key_exact || s.keep_inside.is_some()) {
+        return Err("key_exclude, key_exact and keep_inside go with key".into());
     }
     if s.keywords.iter().any(|k| k.is_empty()) {
         return Err("empty keyword".into());
@@ -378,6 +398,7 @@ fn check_spec(s: &RuleSpec) -> Result<(), String> {
     for (what, r) in [
         ("key", &s.key),
         ("key_exclude", &s.key_exclude),
+        ("keep_inside", &s.keep_inside),
         ("binary_safe_path", &s.binary_safe_path),
     ] {
         if let Some(r) = r {
@@ -423,6 +444,7 @@ fn compile(loaded: Vec<LoadedRule>) -> Result<RuleSet> {
                 key: Regex::new(key)?,
                 exclude: s.key_exclude.as_deref().map(Regex::new).transpose()?,
                 exact: s.key_exact,
+                keep_inside: s.keep_inside.as_deref().map(Regex::new).transpose()?,
             });
             if s.keywords.is_empty() {
                 keys_always = true;
@@ -552,6 +574,17 @@ mod tests {
         );
         let e = load_text("rules:\n  - id: mine\n    description: d\n");
         assert!(e.contains("needs exactly one of"), "{e}");
+        let e = load_text(
+            "rules:\n  - id: mine\n    description: d\n    key: x\n    keep_inside: '(oops'\n",
+        );
+        assert!(
+            e.contains("rule 'mine': keep_inside does not compile"),
+            "{e}"
+        );
+        let e = load_text(
+            "rules:\n  - id: mine\n    description: d\n    regex: '(?P<secret>x)'\n    keep_inside: user\n",
+        );
+        assert!(e.contains("keep_inside go with key"), "{e}");
         let e = load_text("rules:\n  - id: Bad_Id\n    description: d\n    key: x\n");
         assert!(e.contains("rule 'Bad_Id': id must be"), "{e}");
         let e = load_text("rules:\n  - id: jwt\n    description: d\n    key: x\n");

@@ -934,7 +934,12 @@ fn structured_yaml_keeps_its_lines_and_stays_structured() {
         ] {
             assert!(!once.contains(s), "case {case}: {s} survived:\n{once}");
         }
-        for k in ["nothing secret here", "after blank", "indented more"] {
+        for k in [
+            "nothing secret here",
+            "alice",
+            "after blank",
+            "indented more",
+        ] {
             assert_eq!(
                 doc.contains(k),
                 once.contains(k),
@@ -1176,5 +1181,101 @@ fn code_host_tokens_presigned_urls_and_command_line_passwords() {
     ] {
         let (out, counts) = line(&r, &keep);
         assert_eq!(out, keep, "{counts:?}");
+    }
+}
+
+#[test]
+fn user_names_and_dsn_hosts_survive_under_secret_keys() {
+    let r = redactor();
+    // Identities inside a map under a secret-named key stay.
+    let input = "credentials:\n  username: alice\n  password: credpw\nauth:\n  token:\n    user: bob\n    value: tokval\ndb:\n  credentials: {username: carol, password: flowpw, host: pgsql.internal, port: 5432}\n";
+    let (out, _, notes) = file(&r, "config/x.yaml", input.as_bytes());
+    assert!(notes.is_empty(), "{notes:?}");
+    for s in ["credpw", "tokval", "flowpw"] {
+        assert!(!out.contains(s), "{s}: {out}");
+    }
+    for k in [
+        "username: alice",
+        "user: bob",
+        "username: carol",
+        "host: pgsql.internal",
+        "port: 5432",
+    ] {
+        assert!(out.contains(k), "{k} lost: {out}");
+    }
+    let (out, _, _) = file(
+        &r,
+        "config/x.json",
+        br#"{"secrets": {"login": "dave", "email": "dave@example.com", "apiKey": "k3yv4lue"}}"#,
+    );
+    assert!(!out.contains("k3yv4lue"), "{out}");
+    assert!(
+        out.contains(r#""login": "dave""#) && out.contains(r#""email": "dave@example.com""#),
+        "{out}"
+    );
+
+    // A DSN under a secret key loses its password only.
+    check(
+        "PGDATASOURCE=postgres://sg:dsnpw@db.internal:5432/sg?sslmode=disable",
+        &["dsnpw"],
+        &[
+            "PGDATASOURCE=postgres://sg:",
+            "@db.internal:5432/sg?sslmode=disable",
+        ],
+    );
+    check(
+        "CODEINTEL_PGDATASOURCE='postgres://ci:cipw@codeintel-db:5432/ci'",
+        &["cipw"],
+        &["'postgres://ci:", "@codeintel-db:5432/ci'"],
+    );
+    check(
+        "  dsn: mysql://root:mypw@mysql:3306/app",
+        &["mypw"],
+        &["mysql://root:", "@mysql:3306/app"],
+    );
+    check(
+        "DATA_SOURCE_NAME=report:gopw@tcp(mysql:3306)/reports",
+        &["gopw"],
+        &["=report:", "@tcp(mysql:3306)/reports"],
+    );
+    // Without a password there is nothing to hide but what other rules find.
+    check(
+        "PGDATASOURCE=postgres://sg@pgsql:5432/sg?sslmode=disable&password=qpw",
+        &["qpw"],
+        &["postgres://sg@pgsql:5432/sg?sslmode=disable&password="],
+    );
+    // Outside database schemes the user part may be the token itself
+    // (https://TOKEN:x-oauth-basic@github.com, Sentry DSNs): all of it goes.
+    check(
+        "GIT_TOKEN=https://4c7a1e9d3b8f2a6c0e5d9b7f1a3c8e2d6b0f4a9c:x-oauth-basic@github.com",
+        &["4c7a1e9d3b8f2a6c0e5d9b7f1a3c8e2d6b0f4a9c", "x-oauth-basic"],
+        &["GIT_TOKEN="],
+    );
+    check(
+        "backendDSN: https://7f3e9c1a5b2d4e6f@o1.ingest.sentry.io/42",
+        &["7f3e9c1a5b2d4e6f"],
+        &[],
+    );
+    // The structured pass, in all the places a key names a value.
+    let input = r#"{
+  "PGDATASOURCE": "postgres://sg:jsonpw@pgsql:5432/sg",
+  "env": [{"name": "CODEINSIGHTS_PGDATASOURCE", "value": "postgres://ci:pairpw@ci-db:5432/ci"}],
+  "Env": ["PGDATASOURCE=postgres://sg:envpw@pgsql:5432/sg"],
+  "dataSource": "postgres://sg@pgsql:5432/sg?password=querypw"
+}"#;
+    let (out, _, notes) = file(&r, "docker/inspect.json", input.as_bytes());
+    assert!(notes.is_empty(), "{notes:?}");
+    for s in ["jsonpw", "pairpw", "envpw", "querypw"] {
+        assert!(!out.contains(s), "{s}: {out}");
+    }
+    for k in [
+        "\"postgres://sg:[REDACTED:datasource:",
+        "]@pgsql:5432/sg\"",
+        "\"postgres://ci:[REDACTED:datasource:",
+        "]@ci-db:5432/ci\"",
+        "\"PGDATASOURCE=postgres://sg:[REDACTED:",
+        "\"postgres://sg@pgsql:5432/sg?password=[REDACTED:",
+    ] {
+        assert!(out.contains(k), "{k} lost: {out}");
     }
 }

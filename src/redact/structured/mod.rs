@@ -16,7 +16,7 @@ mod yaml;
 use super::RedactionCounts;
 use super::marker::is_marker;
 use super::rules::RULE_K8S_SECRET;
-use super::text::{LineRedactor, RedactingReader, not_a_secret};
+use super::text::{Dsn, LineRedactor, RedactingReader, dsn, not_a_secret};
 
 const MAX_DEPTH: usize = 200;
 
@@ -174,8 +174,17 @@ impl Walker<'_> {
         }
         match &n.kind {
             Kind::Map(entries) => {
-                for (_, v) in entries {
-                    self.redact_all(v, rule, depth + 1);
+                for (k, v) in entries {
+                    // `credentials: {username: alice, password: x}`: the
+                    // user name is no secret (unless its key says it is).
+                    let identity = k
+                        .text()
+                        .is_some_and(|k| self.red.rules().keeps_inside(rule, k));
+                    if identity {
+                        self.walk(v, depth + 1);
+                    } else {
+                        self.redact_all(v, rule, depth + 1);
+                    }
                 }
             }
             Kind::Seq(items) => {
@@ -186,6 +195,15 @@ impl Walker<'_> {
             Kind::Str(s) | Kind::Other(s) => {
                 if s.is_empty() || not_a_secret(s.as_bytes()) || is_plain_literal(s) {
                     return;
+                }
+                if matches!(n.kind, Kind::Str(_)) {
+                    match self.dsn_password(s, rule) {
+                        Some(text) => return self.line_pass_leaf(n, s, &text),
+                        None if dsn(s.as_bytes()) == Dsn::NoPassword => {
+                            return self.line_pass_leaf(n, s, s);
+                        }
+                        None => {}
+                    }
                 }
                 let marker = self.red.marker().make(rule, s.as_bytes());
                 self.replace(n, &marker, rule);
@@ -225,8 +243,13 @@ impl Walker<'_> {
             && let Some(rule) = self.red.rules().secret_key(name)
         {
             let rule = rule.to_string();
-            let marker = self.red.marker().make(&rule, value.as_bytes());
-            return self.replace(n, &format!("{name}={marker}"), &rule);
+            if let Some(text) = self.dsn_password(value, &rule) {
+                return self.line_pass_leaf(n, s, &format!("{name}={text}"));
+            }
+            if dsn(value.as_bytes()) != Dsn::NoPassword {
+                let marker = self.red.marker().make(&rule, value.as_bytes());
+                return self.replace(n, &format!("{name}={marker}"), &rule);
+            }
         }
         // JSON held in a string (kubectl's last-applied-configuration,
         // structured log bodies): redact it by structure too.
@@ -243,20 +266,38 @@ impl Walker<'_> {
             }
             return;
         }
+        self.line_pass_leaf(n, s, s);
+    }
+
+    /// `text` (the scalar's value `original`, perhaps partly redacted
+    /// already) through the line pass; the scalar is rewritten if that
+    /// changes anything.
+    fn line_pass_leaf(&mut self, n: &Node, original: &str, text: &str) {
         let mut out = Vec::new();
         let counts = RedactionCounts::default();
         let line_red = LineRedactor::new_sharing(self.red);
-        let mut reader = RedactingReader::new(s.as_bytes(), line_red, counts.clone());
+        let mut reader = RedactingReader::new(text.as_bytes(), line_red, counts.clone());
         if reader.read_to_end(&mut out).is_err() {
             return;
         }
-        if out != s.as_bytes() {
+        if out != original.as_bytes() {
             for (rule, n) in counts.snapshot() {
                 *self.counts.entry(rule).or_default() += n;
             }
             let text = String::from_utf8_lossy(&out).into_owned();
             self.replace_raw(n, &text);
         }
+    }
+
+    /// `value` with its password replaced, when it is a database
+    /// connection string with one (see `text::dsn`).
+    fn dsn_password(&mut self, value: &str, rule: &str) -> Option<String> {
+        let Dsn::Password(a, b) = dsn(value.as_bytes()) else {
+            return None;
+        };
+        let marker = self.red.marker().make(rule, &value.as_bytes()[a..b]);
+        *self.counts.entry(rule.to_string()).or_default() += 1;
+        Some(format!("{}{marker}{}", &value[..a], &value[b..]))
     }
 
     fn replace(&mut self, n: &Node, text: &str, rule: &str) {

@@ -275,8 +275,91 @@ impl LineRedactor {
             {
                 e = s + i;
             }
+            // `PGDATASOURCE=postgres://sg:PASSWORD@pgsql:5432/sg`: the
+            // password goes, the host stays.
+            let (s, e) = match dsn(&line[s..e]) {
+                Dsn::Password(a, b) => (s + a, s + b),
+                Dsn::NoPassword => return,
+                Dsn::Other => (s, e),
+            };
             push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
         }
+    }
+}
+
+/// What is secret in a value found under a secret-named key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Dsn {
+    /// A database connection string with a password: only the password
+    /// (its byte range in the value) is secret; scheme, user, host, port,
+    /// path and query stay (query parameters such as `password=` are found
+    /// as pairs of their own).
+    Password(usize, usize),
+    /// A database connection string without a password.
+    NoPassword,
+    /// Anything else: all of it is secret.
+    Other,
+}
+
+/// Schemes whose URL user part is a database user name. Elsewhere it may
+/// be the token itself (`https://TOKEN:x-oauth-basic@github.com`, a Sentry
+/// DSN's key), so other URLs under secret keys go whole.
+const DB_SCHEMES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "redis",
+    "rediss",
+    "mongodb",
+    "mongodb+srv",
+    "amqp",
+    "amqps",
+    "sqlserver",
+    "clickhouse",
+    "cockroachdb",
+];
+
+/// Go's MySQL driver DSN: `user:password@tcp(host:port)/db`.
+static GO_MYSQL_DSN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^\s:@/]+:(?P<pw>[^\s@]+)@(?:tcp6?|unix)\(").expect("valid"));
+
+/// Reads `v`, a value under a secret-named key, as a database connection
+/// string.
+pub(crate) fn dsn(v: &[u8]) -> Dsn {
+    let Some(sep) = memmem::find(v, b"://") else {
+        return match GO_MYSQL_DSN.captures(v).and_then(|c| c.name("pw")) {
+            Some(pw) if is_marker(pw.as_bytes()) => Dsn::NoPassword,
+            Some(pw) => Dsn::Password(pw.start(), pw.end()),
+            None => Dsn::Other,
+        };
+    };
+    if !DB_SCHEMES
+        .iter()
+        .any(|s| v[..sep].eq_ignore_ascii_case(s.as_bytes()))
+    {
+        return Dsn::Other;
+    }
+    let from = sep + 3;
+    let rest = &v[from..];
+    let query = rest
+        .iter()
+        .position(|b| matches!(b, b'?' | b'#'))
+        .unwrap_or(rest.len());
+    // The user part ends at the last `@` before the query: a password may
+    // hold an `@` or a `/` that nobody escaped.
+    let Some(at) = memchr::memrchr(b'@', &rest[..query]) else {
+        return Dsn::NoPassword;
+    };
+    if rest[..at].iter().any(u8::is_ascii_whitespace) {
+        return Dsn::Other;
+    }
+    match memchr::memchr(b':', &rest[..at]) {
+        // (A marker there: redacted before.)
+        Some(colon) if colon + 1 < at && !is_marker(&rest[colon + 1..at]) => {
+            Dsn::Password(from + colon + 1, from + at)
+        }
+        _ => Dsn::NoPassword,
     }
 }
 
