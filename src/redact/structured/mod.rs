@@ -16,7 +16,7 @@ mod yaml;
 use super::RedactionCounts;
 use super::marker::is_marker;
 use super::rules::RULE_K8S_SECRET;
-use super::text::{Dsn, LineRedactor, RedactingReader, dsn, not_a_secret};
+use super::text::{Dsn, LineRedactor, RedactingReader, RuleRef, dsn, not_a_secret, rule_id};
 
 const MAX_DEPTH: usize = 200;
 
@@ -205,9 +205,25 @@ impl Walker<'_> {
                         None => {}
                     }
                 }
-                let marker = self.red.marker().make(rule, s.as_bytes());
-                self.replace(n, &marker, rule);
+                let rule = self.rule_for_value(s, rule);
+                let marker = self.red.marker().make(&rule, s.as_bytes());
+                self.replace(n, &marker, &rule);
             }
+        }
+    }
+
+    /// The rule a secret value is named after: a regex rule that finds all
+    /// of it (a GitHub token under `token` is a `github-token`), as the
+    /// line pass names it, else `rule`, the key's. One secret, one marker
+    /// in every file.
+    fn rule_for_value(&mut self, value: &str, rule: &str) -> String {
+        let whole = match self.red.find(value.as_bytes()) {
+            [only] if only.start == 0 && only.end == value.len() => Some(only.rule),
+            _ => None,
+        };
+        match whole {
+            Some(r @ RuleRef::Regex(_)) => rule_id(self.red.rules(), r).to_string(),
+            _ => rule.to_string(),
         }
     }
 
@@ -247,6 +263,7 @@ impl Walker<'_> {
                 return self.line_pass_leaf(n, s, &format!("{name}={text}"));
             }
             if dsn(value.as_bytes()) != Dsn::NoPassword {
+                let rule = self.rule_for_value(value, &rule);
                 let marker = self.red.marker().make(&rule, value.as_bytes());
                 return self.replace(n, &format!("{name}={marker}"), &rule);
             }

@@ -486,9 +486,9 @@ fn odd_backslashes_before(line: &[u8], i: usize) -> bool {
 }
 
 /// Overlapping finds become one, named after the one that starts first
-/// (the longer on a tie, and a key rule's when both cover the same bytes:
-/// the structured pass names a value after its key, and one secret should
-/// get one marker in every file).
+/// (the longer on a tie, and a regex rule's when a regex and a key rule
+/// find the same bytes: `sourcegraph-access-token` says more than
+/// `secret-key-name`; the structured pass names values the same way).
 fn merge(spans: &mut Vec<Span>) {
     if spans.len() < 2 {
         return;
@@ -497,7 +497,7 @@ fn merge(spans: &mut Vec<Span>) {
         a.start
             .cmp(&b.start)
             .then(b.end.cmp(&a.end))
-            .then(matches!(b.rule, RuleRef::Key(_)).cmp(&matches!(a.rule, RuleRef::Key(_))))
+            .then(matches!(a.rule, RuleRef::Key(_)).cmp(&matches!(b.rule, RuleRef::Key(_))))
     });
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans.drain(..) {
