@@ -1269,13 +1269,36 @@ fn user_names_and_dsn_hosts_survive_under_secret_keys() {
         assert!(!out.contains(s), "{s}: {out}");
     }
     for k in [
-        "\"postgres://sg:[REDACTED:datasource:",
+        "\"postgres://sg:[REDACTED:url-password:",
         "]@pgsql:5432/sg\"",
-        "\"postgres://ci:[REDACTED:datasource:",
+        "\"postgres://ci:[REDACTED:url-password:",
         "]@ci-db:5432/ci\"",
         "\"PGDATASOURCE=postgres://sg:[REDACTED:",
         "\"postgres://sg@pgsql:5432/sg?password=[REDACTED:",
     ] {
         assert!(out.contains(k), "{k} lost: {out}");
     }
+}
+
+/// False positives the grown corpus showed: a scope is no token, and a
+/// variable reference holds no secret, whichever rule looks at it.
+#[test]
+fn scopes_and_variable_references_are_not_secrets() {
+    let r = redactor();
+    for keep in [
+        "GITSERVER_TOKEN_SCOPE=repo",
+        "oauth token_scopes: read_api,read_repository",
+        "curl -H \"Authorization: Bearer $BITBUCKET_TOKEN\" https://bitbucket.acme.internal",
+        "curl -H 'Authorization: token ${SRC_ACCESS_TOKEN}' https://sg",
+        "mongosh -u admin -p $MONGO_PASSWORD --host mongo",
+        "Cookie: $COOKIE_JAR",
+    ] {
+        let (out, counts) = line(&r, keep);
+        assert_eq!(out, keep, "{counts:?}");
+    }
+    check(
+        "Authorization: Bearer $2a$10$abcdefghijklmnopqrstuv",
+        &["$2a$10$abcdefghijklmnopqrstuv"],
+        &[],
+    );
 }

@@ -217,13 +217,28 @@ impl Walker<'_> {
     /// line pass names it, else `rule`, the key's. One secret, one marker
     /// in every file.
     fn rule_for_value(&mut self, value: &str, rule: &str) -> String {
-        let whole = match self.red.find(value.as_bytes()) {
-            [only] if only.start == 0 && only.end == value.len() => Some(only.rule),
-            _ => None,
-        };
-        match whole {
-            Some(r @ RuleRef::Regex(_)) => rule_id(self.red.rules(), r).to_string(),
-            _ => rule.to_string(),
+        self.rule_for_range(value, 0, value.len(), rule)
+    }
+
+    /// The rule `text[start..end]` is named after: a regex rule that finds
+    /// exactly it (blanks around it aside), else `rule`.
+    fn rule_for_range(&mut self, text: &str, start: usize, end: usize, rule: &str) -> String {
+        let blank = |s: &str| s.trim().is_empty();
+        let found = self
+            .red
+            .find(text.as_bytes())
+            .iter()
+            .find(|s| {
+                matches!(s.rule, RuleRef::Regex(_))
+                    && s.start >= start
+                    && s.end <= end
+                    && blank(&text[start..s.start])
+                    && blank(&text[s.end..end])
+            })
+            .map(|s| s.rule);
+        match found {
+            Some(r) => rule_id(self.red.rules(), r).to_string(),
+            None => rule.to_string(),
         }
     }
 
@@ -312,8 +327,10 @@ impl Walker<'_> {
         let Dsn::Password(a, b) = dsn(value.as_bytes()) else {
             return None;
         };
-        let marker = self.red.marker().make(rule, &value.as_bytes()[a..b]);
-        *self.counts.entry(rule.to_string()).or_default() += 1;
+        // Named as the line pass names it (url-password, go-mysql-dsn).
+        let rule = self.rule_for_range(value, a, b, rule);
+        let marker = self.red.marker().make(&rule, &value.as_bytes()[a..b]);
+        *self.counts.entry(rule).or_default() += 1;
         Some(format!("{}{marker}{}", &value[..a], &value[b..]))
     }
 

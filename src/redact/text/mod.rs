@@ -122,7 +122,10 @@ impl LineRedactor {
                 let Some(m) = rule.regex.captures_read_at(locs, line, at) else {
                     break;
                 };
-                if let Some((s, e)) = locs.get(rule.secret_group) {
+                // `Authorization: Bearer $TOKEN` names a secret, holds none.
+                if let Some((s, e)) = locs.get(rule.secret_group)
+                    && !is_reference(&line[s..e])
+                {
                     push_span(&mut self.spans, line, s, e, RuleRef::Regex(i));
                 }
                 at = if m.end() > m.start() {
@@ -425,6 +428,12 @@ fn value_span(line: &[u8], pos: usize, rest_of_line: bool) -> Option<(usize, usi
     Some((s, e))
 }
 
+/// `$NAME`, `${NAME}`: a shell or template variable, not its value.
+fn is_reference(v: &[u8]) -> bool {
+    v.starts_with(b"${")
+        || (v.len() > 1 && v[0] == b'$' && (v[1].is_ascii_alphabetic() || v[1] == b'_'))
+}
+
 /// Values that say nothing about a secret and help debugging: empty
 /// placeholders, references to other variables, booleans.
 pub(crate) fn not_a_secret(v: &[u8]) -> bool {
@@ -440,7 +449,7 @@ pub(crate) fn not_a_secret(v: &[u8]) -> bool {
     if is_marker(unquoted) {
         return true;
     }
-    if v.len() > 1 && v[0] == b'$' && (v[1].is_ascii_alphabetic() || v[1] == b'_') {
+    if is_reference(v) {
         return true;
     }
     let lower = v.to_ascii_lowercase();
