@@ -736,8 +736,6 @@ fn recall_and_precision_per_rule_family() {
             }
         }
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-
     let pct = |a: usize, b: usize| {
         if b == 0 {
             "-".to_string()
@@ -785,5 +783,8 @@ fn recall_and_precision_per_rule_family() {
             println!("  false positive: {fp}");
         }
     }
+    // Files that could not be aligned count no markers: precision is only
+    // measured when every file could be.
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
