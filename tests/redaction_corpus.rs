@@ -3,12 +3,15 @@
 //! (`testdata/redaction/ground-truth.json`), run through the real binary.
 //! Every planted secret must be gone from every output file, every listed
 //! identifier must survive in its file, structured files must keep their
-//! shape, and a second pass must change nothing.
+//! shape and every file its line count, and a second pass must change
+//! nothing. Recall and precision are measured per rule family
+//! (`cargo test --test redaction_corpus -- --nocapture` prints them).
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -22,6 +25,7 @@ use support::*;
 struct GroundTruth {
     secrets: Vec<Secret>,
     must_survive: Vec<Survivor>,
+    families: Vec<Family>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -29,6 +33,31 @@ struct Secret {
     file: String,
     value: String,
     what: String,
+    /// The rule family meant to catch it.
+    family: String,
+}
+
+/// Rules grouped for the recall and precision report.
+#[derive(Debug, Deserialize)]
+struct Family {
+    family: String,
+    /// Rule ids; one ending in `-` names every id it starts.
+    rules: Vec<String>,
+    /// The share of this family's markers that must cover a planted secret.
+    precision_floor: f64,
+}
+
+impl GroundTruth {
+    fn family_of_rule(&self, rule: &str) -> Option<&str> {
+        self.families
+            .iter()
+            .find(|f| {
+                f.rules
+                    .iter()
+                    .any(|r| r == rule || (r.ends_with('-') && rule.starts_with(r.as_str())))
+            })
+            .map(|f| f.family.as_str())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,6 +284,43 @@ fn ground_truth_is_sane() {
     }
     let with_secrets: BTreeSet<&str> = gt.secrets.iter().map(|s| s.file.as_str()).collect();
     assert!(with_secrets.len() >= 20, "{with_secrets:?}");
+    // Families: every secret names one, every rule is in exactly one.
+    let families: BTreeSet<&str> = gt.families.iter().map(|f| f.family.as_str()).collect();
+    assert_eq!(families.len(), gt.families.len(), "a family twice");
+    for s in &gt.secrets {
+        assert!(
+            families.contains(s.family.as_str()),
+            "{}: {:?} names family {:?}, not one of {families:?}",
+            s.file,
+            s.value,
+            s.family
+        );
+    }
+    for f in &gt.families {
+        assert!((0.0..=1.0).contains(&f.precision_floor), "{}", f.family);
+    }
+    // Every rule that can write a marker is in exactly one family.
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = sg(&["redact", "--list-rules"], tmp.path());
+    let mut listed = 0;
+    for line in rules.stdout.lines().filter(|l| !l.starts_with(' ')) {
+        let mut words = line.split_whitespace();
+        let (Some(id), Some("regex" | "key")) = (words.next(), words.next()) else {
+            continue;
+        };
+        listed += 1;
+        let n = gt
+            .families
+            .iter()
+            .filter(|f| {
+                f.rules
+                    .iter()
+                    .any(|r| r == id || (r.ends_with('-') && id.starts_with(r.as_str())))
+            })
+            .count();
+        assert_eq!(n, 1, "rule {id} is in {n} families");
+    }
+    assert!(listed >= 30, "{}", rules.stdout);
     // The inputs really are what they claim: structured files parse.
     for (path, text) in &inputs {
         if let Some(parsed) = parse(path, text) {
@@ -444,4 +510,281 @@ fn markers_match_within_a_run_and_differ_across_runs() {
     // Files without secrets are the same in both runs; files with them differ.
     assert_eq!(a["logs/gitserver.log"], b["logs/gitserver.log"]);
     assert_ne!(a["logs/frontend.log"], b["logs/frontend.log"]);
+}
+
+/// Every file keeps its number of lines (line feeds): markers stand where
+/// secrets stood, line by line.
+#[test]
+fn every_file_keeps_its_line_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _) = redact(&corpus(), tmp.path(), "out");
+    let inputs = tree(&corpus());
+    let mut changed = Vec::new();
+    for (path, text) in &inputs {
+        let (a, b) = (text.matches('\n').count(), out[path].matches('\n').count());
+        if a != b {
+            changed.push(format!("{path}: {a} lines became {b}"));
+        }
+    }
+    assert!(changed.is_empty(), "{}", changed.join("\n"));
+}
+
+/// What one marker in an output file replaced: byte ranges of the input.
+#[derive(Debug)]
+struct Replacement {
+    rule: String,
+    ranges: Vec<Range<usize>>,
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+}
+
+fn common_suffix(a: &str, b: &str) -> usize {
+    a.bytes()
+        .rev()
+        .zip(b.bytes().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The text after a marker without what redaction itself adds there: the
+/// size a Kubernetes Secret value gets (` (22 bytes)`), and quotes and
+/// escapes around a rewritten value.
+fn added_by_redaction(after: &str) -> &str {
+    static SIZE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^ \(\d+ bytes\)").unwrap());
+    let after = SIZE.find(after).map_or(after, |m| &after[m.end()..]);
+    after.trim_matches(|c: char| c == '"' || c == '\'' || c == '\\' || c.is_whitespace())
+}
+
+/// `s` as it reads inside a YAML double-quoted scalar continued over lines
+/// (what the structured pass writes for a multi-line scalar it changes):
+/// escapes decoded, the value's own `\n` and the escaped line break at the
+/// end of the line dropped.
+fn decoded(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some('/') => out.push('/'),
+            Some('t') => out.push('\t'),
+            Some('n') | None => {}
+            Some('x') => {
+                let hex: String = chars.by_ref().take(2).collect();
+                out.push(u8::from_str_radix(&hex, 16).map_or('?', char::from));
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+/// Where `core` (text of the output) is in `inp` at or after `from`: as it
+/// stands, or decoded (see `decoded`).
+fn find_core(inp: &str, from: usize, core: &str) -> Option<Range<usize>> {
+    if let Some(j) = inp[from..].find(core) {
+        return Some(from + j..from + j + core.len());
+    }
+    let d = decoded(core);
+    let d = d.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
+    (!d.is_empty())
+        .then(|| inp[from..].find(d).map(|j| from + j..from + j + d.len()))
+        .flatten()
+}
+
+/// Maps every marker of `output` back to the input bytes it replaced.
+/// Redaction keeps lines, so lines are compared pairwise; within a line,
+/// the text between markers is found again in the input (the structured
+/// pass may add quotes around a replaced value: they are not searched
+/// for). A line changed without a marker (the rest of a multi-line key or
+/// block) belongs to the marker that ended the line before it.
+fn replacements(input: &str, output: &str) -> Result<Vec<Replacement>, String> {
+    let (ins, outs): (Vec<&str>, Vec<&str>) =
+        (input.split('\n').collect(), output.split('\n').collect());
+    if ins.len() != outs.len() {
+        return Err(format!("{} lines became {}", ins.len(), outs.len()));
+    }
+    let mut reps: Vec<Replacement> = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut offset = 0;
+    for (n, (inp, out)) in ins.iter().zip(&outs).enumerate() {
+        let line_start = offset;
+        offset += inp.len() + 1;
+        let markers: Vec<(Range<usize>, String)> = MARKER
+            .captures_iter(out)
+            .map(|c| (c.get(0).unwrap().range(), c[1].to_string()))
+            .collect();
+        if markers.is_empty() {
+            match open {
+                Some(i) if inp != out => reps[i].ranges.push(line_start..line_start + inp.len()),
+                _ => open = None,
+            }
+            continue;
+        }
+        open = None;
+        let head = &out[..markers[0].0.start];
+        let mut start = common_prefix(inp, head).max(common_prefix(inp, &decoded(head)));
+        let mut pending: Vec<(usize, String)> = Vec::new();
+        for (i, (m, rule)) in markers.iter().enumerate() {
+            pending.push((start, rule.clone()));
+            let (end, next_start) = if let Some((next, _)) = markers.get(i + 1) {
+                let core = added_by_redaction(&out[m.end..next.start]);
+                if core.is_empty() {
+                    continue;
+                }
+                let from = (start + 1).min(inp.len());
+                let Some(found) = find_core(inp, from, core) else {
+                    return Err(format!(
+                        "line {}: {core:?} (after a marker) is not in {inp:?}",
+                        n + 1
+                    ));
+                };
+                (found.start, found.end)
+            } else {
+                let after = added_by_redaction(&out[m.end..]);
+                let tail = common_suffix(&inp[start..], after)
+                    .max(common_suffix(&inp[start..], &decoded(after)));
+                (inp.len() - tail, inp.len())
+            };
+            for (s, rule) in pending.drain(..) {
+                reps.push(Replacement {
+                    rule,
+                    ranges: std::iter::once(line_start + s..line_start + end.max(s)).collect(),
+                });
+            }
+            if end == inp.len() && i + 1 == markers.len() {
+                open = Some(reps.len() - 1);
+            }
+            start = next_start;
+        }
+    }
+    Ok(reps)
+}
+
+#[derive(Default)]
+struct Score {
+    planted: usize,
+    gone: usize,
+    markers: usize,
+    true_positives: usize,
+    false_positives: Vec<String>,
+}
+
+/// Recall per family: planted secrets (by the family meant to catch them)
+/// gone from every output. Precision per family: the family's markers that
+/// replaced bytes of a planted secret, of all its markers.
+#[test]
+fn recall_and_precision_per_rule_family() {
+    let gt = ground_truth();
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _) = redact(&corpus(), tmp.path(), "out");
+    let inputs = tree(&corpus());
+    let mut scores: BTreeMap<&str, Score> = gt
+        .families
+        .iter()
+        .map(|f| (f.family.as_str(), Score::default()))
+        .collect();
+    for s in &gt.secrets {
+        let score = scores.get_mut(s.family.as_str()).unwrap();
+        score.planted += 1;
+        score.gone += usize::from(!out.values().any(|t| t.contains(&s.value)));
+    }
+    let mut problems = Vec::new();
+    for (path, input) in &inputs {
+        let planted: Vec<Range<usize>> = gt
+            .secrets
+            .iter()
+            .filter(|s| &s.file == path)
+            .flat_map(|s| input.match_indices(&s.value).map(|(i, v)| i..i + v.len()))
+            .collect();
+        let reps = match replacements(input, &out[path]) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("{path}: {e}"));
+                continue;
+            }
+        };
+        for r in reps {
+            let Some(family) = gt.family_of_rule(&r.rule) else {
+                problems.push(format!("{path}: rule {} is in no family", r.rule));
+                continue;
+            };
+            let score = scores.get_mut(family).unwrap();
+            score.markers += 1;
+            let hit = r
+                .ranges
+                .iter()
+                .any(|a| planted.iter().any(|b| a.start < b.end && b.start < a.end));
+            if hit {
+                score.true_positives += 1;
+            } else {
+                let text: Vec<&str> = r.ranges.iter().map(|x| &input[x.clone()]).collect();
+                score.false_positives.push(format!(
+                    "{path}: {} replaced {:?}",
+                    r.rule,
+                    text.concat()
+                ));
+            }
+        }
+    }
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}%", 100.0 * a as f64 / b as f64)
+        }
+    };
+    println!(
+        "{:<22} {:>7} {:>6} {:>7}   {:>7} {:>5} {:>4} {:>9} {:>6}",
+        "family", "planted", "gone", "recall", "markers", "TP", "FP", "precision", "floor"
+    );
+    let mut failures = Vec::new();
+    for f in &gt.families {
+        let s = &scores[f.family.as_str()];
+        println!(
+            "{:<22} {:>7} {:>6} {:>7}   {:>7} {:>5} {:>4} {:>9} {:>5.0}%",
+            f.family,
+            s.planted,
+            s.gone,
+            pct(s.gone, s.planted),
+            s.markers,
+            s.true_positives,
+            s.false_positives.len(),
+            pct(s.true_positives, s.markers),
+            100.0 * f.precision_floor
+        );
+        if s.gone < s.planted {
+            failures.push(format!("{}: recall {}", f.family, pct(s.gone, s.planted)));
+        }
+        if s.markers > 0 && (s.true_positives as f64) < f.precision_floor * s.markers as f64 {
+            failures.push(format!(
+                "{}: precision {} under the floor {}; false positives:\n  {}",
+                f.family,
+                pct(s.true_positives, s.markers),
+                f.precision_floor,
+                s.false_positives.join("\n  ")
+            ));
+        }
+        if s.planted == 0 {
+            failures.push(format!("{}: no planted secret to measure", f.family));
+        }
+    }
+    for s in scores.values() {
+        for fp in &s.false_positives {
+            println!("  false positive: {fp}");
+        }
+    }
+    // Files that could not be aligned count no markers: precision is only
+    // measured when every file could be.
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -55,6 +55,8 @@ pub struct RuleSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub key_exact: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_inside: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary_safe_path: Option<String>,
 }
 
@@ -77,6 +79,8 @@ pub(crate) struct KeyRule {
     pub key: Regex,
     pub exclude: Option<Regex>,
     pub exact: bool,
+    /// In a map under such a key, keys (normalized) whose values stay.
+    pub keep_inside: Option<Regex>,
 }
 
 /// What a prefilter keyword hit asks for.
@@ -97,13 +101,29 @@ pub struct RuleSet {
     /// the line: most log lines hold none, and a case-sensitive searcher
     /// finds that with SIMD literal search (Teddy), several times faster
     /// than the case-insensitive overlapping walk needed to tell which.
-    any_keyword: AhoCorasick,
+    /// Two searchers: keywords under four bytes, and the others. Teddy
+    /// fingerprints as many leading bytes as its shortest pattern has (up
+    /// to four); in one searcher, `key` and `://` would make every longer
+    /// keyword a three-byte fingerprint too, and the false candidates that
+    /// brings cost more than a second pass over the text.
+    gates: Vec<AhoCorasick>,
     wants: Vec<Wants>,
     /// Regex rules without keywords run on every line.
     always: Vec<usize>,
     keys_always: bool,
     key_prefilter: AhoCorasick,
     pub loaded: Vec<LoadedRule>,
+    #[cfg(test)]
+    gate_lens: Vec<usize>,
+}
+
+/// Where each keyword gate last found a keyword in one text, so that
+/// `next_keyword` asks a gate again only once the caller has moved past
+/// its find. One per text searched.
+#[derive(Default)]
+pub(crate) struct GateCursor {
+    /// Per gate: not asked yet, or the next find (`None`: none to the end).
+    found: [Option<Option<usize>>; 2],
 }
 
 impl RuleSet {
@@ -175,6 +195,22 @@ impl RuleSet {
         None
     }
 
+    /// Whether, in a map under a key that rule `rule` found secret, the
+    /// value of `key` stays (its `keep_inside`: user names, hosts, ports):
+    /// in `credentials: {username: alice, password: x}` only `x` is secret.
+    /// A key that names a secret itself never stays.
+    pub fn keeps_inside(&self, rule: &str, key: &str) -> bool {
+        let Some(keep) = self
+            .key_rules
+            .iter()
+            .find(|r| r.id == rule)
+            .and_then(|r| r.keep_inside.as_ref())
+        else {
+            return false;
+        };
+        keep.is_match(&normalize_key(key)) && self.secret_key(key).is_none()
+    }
+
     pub fn binary_is_safe(&self, bundle_path: &str) -> bool {
         self.binary_safe.iter().any(|r| r.is_match(bundle_path))
     }
@@ -187,10 +223,32 @@ impl RuleSet {
     }
 
     /// Where the first keyword at or after `from` starts in `lower`, a
-    /// lowercased text.
-    pub(crate) fn next_keyword(&self, lower: &[u8], from: usize) -> Option<usize> {
-        let input = aho_corasick::Input::new(lower).range(from..);
-        self.any_keyword.find(input).map(|m| m.start())
+    /// lowercased text; `cursor` belongs to that text, and `from` never
+    /// goes back.
+    pub(crate) fn next_keyword(
+        &self,
+        lower: &[u8],
+        from: usize,
+        cursor: &mut GateCursor,
+    ) -> Option<usize> {
+        let mut next: Option<usize> = None;
+        for (gate, found) in self.gates.iter().zip(cursor.found.iter_mut()) {
+            let at = match *found {
+                Some(Some(at)) if at >= from => Some(at),
+                Some(None) => None,
+                _ => {
+                    let input = aho_corasick::Input::new(lower).range(from..);
+                    let at = gate.find(input).map(|m| m.start());
+                    *found = Some(at);
+                    at
+                }
+            };
+            next = match (next, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        next
     }
 
     /// Which regex rules to run on `line`, and whether to look for
@@ -211,7 +269,7 @@ impl RuleSet {
         let mut keys = self.keys_always;
         lower.clear();
         lower.extend(line.iter().map(u8::to_ascii_lowercase));
-        if !self.any_keyword.is_match(lower.as_slice()) {
+        if !self.gates.iter().any(|g| g.is_match(lower.as_slice())) {
             return keys;
         }
         for m in self.prefilter.find_overlapping_iter(line) {
@@ -232,6 +290,26 @@ impl RuleSet {
         regexes.sort_unstable();
         keys
     }
+}
+
+/// Keywords shorter than this go to the first gate, the others to the
+/// second (see `RuleSet::gates`).
+const GATE_SPLIT: usize = 4;
+
+/// The patterns of the keyword gates, which only ask whether a line holds
+/// any keyword at all: the keywords lowercased, without those that contain
+/// another (`password` holds `pass`, `sk-ant-` holds `sk-`), which could
+/// never be the only one found.
+fn gate_keywords(patterns: &[String]) -> Vec<String> {
+    let mut lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+    // The PEM block tracking of the line pass is built in, whatever rules
+    // are loaded: a line that may open a key never takes the fast path.
+    lowered.push("private key".into());
+    lowered.sort();
+    lowered.dedup();
+    let all = lowered.clone();
+    lowered.retain(|k| !all.iter().any(|o| o != k && k.contains(o.as_str())));
+    lowered
 }
 
 /// `PG_PASSWORD`, `pgPassword`, `pg-password` -> `pgpassword`.
@@ -302,8 +380,8 @@ fn check_spec(s: &RuleSpec) -> Result<(), String> {
     if matchers.iter().filter(|m| **m).count() != 1 {
         return Err("needs exactly one of regex, key, binary_safe_path".into());
     }
-    if s.key.is_none() && (s.key_exclude.is_some() || s.key_exact) {
-        return Err("key_exclude and key_exact go with key".into());
+    if s.key.is_none() && (s.key_exclude.is_some() || s.key_exact || s.keep_inside.is_some()) {
+        return Err("key_exclude, key_exact and keep_inside go with key".into());
     }
     if s.keywords.iter().any(|k| k.is_empty()) {
         return Err("empty keyword".into());
@@ -320,6 +398,7 @@ fn check_spec(s: &RuleSpec) -> Result<(), String> {
     for (what, r) in [
         ("key", &s.key),
         ("key_exclude", &s.key_exclude),
+        ("keep_inside", &s.keep_inside),
         ("binary_safe_path", &s.binary_safe_path),
     ] {
         if let Some(r) = r {
@@ -365,6 +444,7 @@ fn compile(loaded: Vec<LoadedRule>) -> Result<RuleSet> {
                 key: Regex::new(key)?,
                 exclude: s.key_exclude.as_deref().map(Regex::new).transpose()?,
                 exact: s.key_exact,
+                keep_inside: s.keep_inside.as_deref().map(Regex::new).transpose()?,
             });
             if s.keywords.is_empty() {
                 keys_always = true;
@@ -390,18 +470,24 @@ fn compile(loaded: Vec<LoadedRule>) -> Result<RuleSet> {
         .ascii_case_insensitive(true)
         .build(&key_words)
         .context("building the key prefilter")?;
-    let mut lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
-    // The PEM block tracking of the line pass is built in, whatever rules
-    // are loaded: a line that may open a key never takes the fast path.
-    lowered.push("private key".into());
-    lowered.sort();
-    lowered.dedup();
-    let any_keyword = AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(&lowered)
+    let lowered = gate_keywords(&patterns);
+    let (short, long): (Vec<String>, Vec<String>) =
+        lowered.into_iter().partition(|k| k.len() < GATE_SPLIT);
+    let gates = [short, long]
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&g)
+                .map(|ac| (g.len(), ac))
+        })
+        .collect::<Result<Vec<_>, _>>()
         .context("building the keyword gate")?;
     Ok(RuleSet {
-        any_keyword,
+        #[cfg(test)]
+        gate_lens: gates.iter().map(|(n, _)| *n).collect(),
+        gates: gates.into_iter().map(|(_, ac)| ac).collect(),
         key_prefilter,
         regex_rules,
         key_rules,
@@ -488,6 +574,17 @@ mod tests {
         );
         let e = load_text("rules:\n  - id: mine\n    description: d\n");
         assert!(e.contains("needs exactly one of"), "{e}");
+        let e = load_text(
+            "rules:\n  - id: mine\n    description: d\n    key: x\n    keep_inside: '(oops'\n",
+        );
+        assert!(
+            e.contains("rule 'mine': keep_inside does not compile"),
+            "{e}"
+        );
+        let e = load_text(
+            "rules:\n  - id: mine\n    description: d\n    regex: '(?P<secret>x)'\n    keep_inside: user\n",
+        );
+        assert!(e.contains("keep_inside go with key"), "{e}");
         let e = load_text("rules:\n  - id: Bad_Id\n    description: d\n    key: x\n");
         assert!(e.contains("rule 'Bad_Id': id must be"), "{e}");
         let e = load_text("rules:\n  - id: jwt\n    description: d\n    key: x\n");
@@ -498,6 +595,30 @@ mod tests {
             "rules:\n  - id: acme-token\n    description: d\n    keywords: [acme_]\n    regex: '(?P<secret>acme_[0-9]{8})'\n",
         );
         assert_eq!(e, "ok");
+    }
+
+    /// Teddy, the SIMD searcher behind a keyword gate, takes at most this
+    /// many patterns; past it the gate falls back to a searcher several
+    /// times slower, and so does every keyword-free log line.
+    const GATE_FAST_LIMIT: usize = 64;
+
+    #[test]
+    fn the_keyword_gate_stays_on_the_simd_path() {
+        let r = RuleSet::defaults();
+        assert_eq!(r.gate_lens.len(), 2);
+        for n in &r.gate_lens {
+            assert!(
+                *n <= GATE_FAST_LIMIT,
+                "the default rules' keywords need {n} patterns in one gate, more than {GATE_FAST_LIMIT}: share keywords between rules (a shorter common one: `xox` for Slack's `xoxb-`, `xoxp-`), or drop those another keyword contains"
+            );
+        }
+        let gate = gate_keywords(&[
+            "password".into(),
+            "pass".into(),
+            "sk-ant-".into(),
+            "sk-".into(),
+        ]);
+        assert_eq!(gate, ["pass", "private key", "sk-"]);
     }
 
     #[test]

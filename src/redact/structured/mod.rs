@@ -16,7 +16,7 @@ mod yaml;
 use super::RedactionCounts;
 use super::marker::is_marker;
 use super::rules::RULE_K8S_SECRET;
-use super::text::{LineRedactor, RedactingReader, not_a_secret};
+use super::text::{Dsn, LineRedactor, RedactingReader, RuleRef, dsn, not_a_secret, rule_id};
 
 const MAX_DEPTH: usize = 200;
 
@@ -63,6 +63,7 @@ pub fn redact(
 ) -> Result<String, String> {
     let docs = parse(format, src)?;
     let mut w = Walker {
+        src,
         red,
         counts,
         repl: Vec::new(),
@@ -95,14 +96,21 @@ fn parse(format: Format, src: &str) -> Result<Vec<Node>, String> {
 }
 
 struct Walker<'a> {
+    src: &'a str,
     red: &'a mut LineRedactor,
     counts: &'a mut BTreeMap<String, u64>,
     repl: Vec<(usize, usize, String)>,
 }
 
 impl Walker<'_> {
+    /// `[REDACTED:rule:1a2b3c4d]` written as a bare YAML value parses as a
+    /// flow sequence; it is a marker all the same, and stays as it is.
+    fn is_marker_node(&self, n: &Node) -> bool {
+        matches!(n.kind, Kind::Seq(_)) && is_marker(&self.src.as_bytes()[n.start..n.end])
+    }
+
     fn walk(&mut self, n: &Node, depth: usize) {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || self.is_marker_node(n) {
             return;
         }
         match &n.kind {
@@ -161,13 +169,22 @@ impl Walker<'_> {
 
     /// Everything under a secret key goes, whatever its shape.
     fn redact_all(&mut self, n: &Node, rule: &str, depth: usize) {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || self.is_marker_node(n) {
             return;
         }
         match &n.kind {
             Kind::Map(entries) => {
-                for (_, v) in entries {
-                    self.redact_all(v, rule, depth + 1);
+                for (k, v) in entries {
+                    // `credentials: {username: alice, password: x}`: the
+                    // user name is no secret (unless its key says it is).
+                    let identity = k
+                        .text()
+                        .is_some_and(|k| self.red.rules().keeps_inside(rule, k));
+                    if identity {
+                        self.walk(v, depth + 1);
+                    } else {
+                        self.redact_all(v, rule, depth + 1);
+                    }
                 }
             }
             Kind::Seq(items) => {
@@ -179,9 +196,49 @@ impl Walker<'_> {
                 if s.is_empty() || not_a_secret(s.as_bytes()) || is_plain_literal(s) {
                     return;
                 }
-                let marker = self.red.marker().make(rule, s.as_bytes());
-                self.replace(n, &marker, rule);
+                if matches!(n.kind, Kind::Str(_)) {
+                    match self.dsn_password(s, rule) {
+                        Some(text) => return self.line_pass_leaf(n, s, &text),
+                        None if dsn(s.as_bytes()) == Dsn::NoPassword => {
+                            return self.line_pass_leaf(n, s, s);
+                        }
+                        None => {}
+                    }
+                }
+                let rule = self.rule_for_value(s, rule);
+                let marker = self.red.marker().make(&rule, s.as_bytes());
+                self.replace(n, &marker, &rule);
             }
+        }
+    }
+
+    /// The rule a secret value is named after: a regex rule that finds all
+    /// of it (a GitHub token under `token` is a `github-token`), as the
+    /// line pass names it, else `rule`, the key's. One secret, one marker
+    /// in every file.
+    fn rule_for_value(&mut self, value: &str, rule: &str) -> String {
+        self.rule_for_range(value, 0, value.len(), rule)
+    }
+
+    /// The rule `text[start..end]` is named after: a regex rule that finds
+    /// exactly it (blanks around it aside), else `rule`.
+    fn rule_for_range(&mut self, text: &str, start: usize, end: usize, rule: &str) -> String {
+        let blank = |s: &str| s.trim().is_empty();
+        let found = self
+            .red
+            .find(text.as_bytes())
+            .iter()
+            .find(|s| {
+                matches!(s.rule, RuleRef::Regex(_))
+                    && s.start >= start
+                    && s.end <= end
+                    && blank(&text[start..s.start])
+                    && blank(&text[s.end..end])
+            })
+            .map(|s| s.rule);
+        match found {
+            Some(r) => rule_id(self.red.rules(), r).to_string(),
+            None => rule.to_string(),
         }
     }
 
@@ -217,8 +274,14 @@ impl Walker<'_> {
             && let Some(rule) = self.red.rules().secret_key(name)
         {
             let rule = rule.to_string();
-            let marker = self.red.marker().make(&rule, value.as_bytes());
-            return self.replace(n, &format!("{name}={marker}"), &rule);
+            if let Some(text) = self.dsn_password(value, &rule) {
+                return self.line_pass_leaf(n, s, &format!("{name}={text}"));
+            }
+            if dsn(value.as_bytes()) != Dsn::NoPassword {
+                let rule = self.rule_for_value(value, &rule);
+                let marker = self.red.marker().make(&rule, value.as_bytes());
+                return self.replace(n, &format!("{name}={marker}"), &rule);
+            }
         }
         // JSON held in a string (kubectl's last-applied-configuration,
         // structured log bodies): redact it by structure too.
@@ -235,14 +298,21 @@ impl Walker<'_> {
             }
             return;
         }
+        self.line_pass_leaf(n, s, s);
+    }
+
+    /// `text` (the scalar's value `original`, perhaps partly redacted
+    /// already) through the line pass; the scalar is rewritten if that
+    /// changes anything.
+    fn line_pass_leaf(&mut self, n: &Node, original: &str, text: &str) {
         let mut out = Vec::new();
         let counts = RedactionCounts::default();
         let line_red = LineRedactor::new_sharing(self.red);
-        let mut reader = RedactingReader::new(s.as_bytes(), line_red, counts.clone());
+        let mut reader = RedactingReader::new(text.as_bytes(), line_red, counts.clone());
         if reader.read_to_end(&mut out).is_err() {
             return;
         }
-        if out != s.as_bytes() {
+        if out != original.as_bytes() {
             for (rule, n) in counts.snapshot() {
                 *self.counts.entry(rule).or_default() += n;
             }
@@ -251,16 +321,107 @@ impl Walker<'_> {
         }
     }
 
+    /// `value` with its password replaced, when it is a database
+    /// connection string with one (see `text::dsn`).
+    fn dsn_password(&mut self, value: &str, rule: &str) -> Option<String> {
+        let Dsn::Password(a, b) = dsn(value.as_bytes()) else {
+            return None;
+        };
+        // Named as the line pass names it (url-password, go-mysql-dsn).
+        let rule = self.rule_for_range(value, a, b, rule);
+        let marker = self.red.marker().make(&rule, &value.as_bytes()[a..b]);
+        *self.counts.entry(rule).or_default() += 1;
+        Some(format!("{}{marker}{}", &value[..a], &value[b..]))
+    }
+
     fn replace(&mut self, n: &Node, text: &str, rule: &str) {
         *self.counts.entry(rule.to_string()).or_default() += 1;
         self.replace_raw(n, text);
     }
 
     /// Rewrites the scalar as a double-quoted string, valid in JSON and YAML.
+    /// A YAML scalar over several lines (a block scalar, a folded plain or
+    /// quoted one) keeps its number of lines: see `keep_lines`.
     fn replace_raw(&mut self, n: &Node, text: &str) {
         let quoted = serde_json::to_string(text).expect("strings serialize");
+        let span = &self.src[n.start..n.end];
+        let quoted = if span.contains('\n') {
+            keep_lines(&quoted, span)
+        } else {
+            quoted
+        };
         self.repl.push((n.start, n.end, quoted));
     }
+}
+
+/// `quoted` (a JSON string, which is also a YAML double-quoted scalar)
+/// spread over as many lines as `span`, the scalar it replaces, so that
+/// redaction never changes a file's line count. YAML lets a double-quoted
+/// scalar continue on the next line after an escaped line break (`\` at
+/// the end of a line), which adds nothing to the value; the value's own
+/// `\n`s are where the lines break, so a redacted block keeps its lines
+/// in place, and the lines that are left over come last. A block scalar's
+/// first line is its header: the value starts on the line after it.
+/// Continuation lines take the scalar's indentation, and a leading space of
+/// the value's own is escaped (`\x20`) so that it is not taken for
+/// indentation.
+fn keep_lines(quoted: &str, span: &str) -> String {
+    let mut breaks = span.matches('\n').count();
+    let indent = span
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    let indent = " ".repeat(indent);
+    let body = &quoted[1..quoted.len() - 1];
+    let mut out = String::with_capacity(quoted.len() + breaks * (indent.len() + 3));
+    out.push('"');
+    let mut line_start = true;
+    let newline = if span.contains("\r\n") {
+        "\\\r\n"
+    } else {
+        "\\\n"
+    };
+    let next_line = |out: &mut String, line_start: &mut bool| {
+        out.push_str(newline);
+        out.push_str(&indent);
+        *line_start = true;
+    };
+    if span.starts_with(['|', '>']) && breaks > 0 {
+        next_line(&mut out, &mut line_start);
+        breaks -= 1;
+    }
+    let b = body.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if line_start && b[i] == b' ' {
+            out.push_str("\\x20");
+            i += 1;
+            line_start = false;
+            continue;
+        }
+        line_start = false;
+        // One character or one escape sequence at a time, never split.
+        let len = if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'u') { 6 } else { 2 }
+        } else {
+            body[i..].chars().next().map_or(1, char::len_utf8)
+        };
+        let piece = &body[i..(i + len).min(b.len())];
+        out.push_str(piece);
+        i += len;
+        if piece == "\\n" && breaks > 0 {
+            next_line(&mut out, &mut line_start);
+            breaks -= 1;
+        }
+    }
+    for _ in 0..breaks {
+        next_line(&mut out, &mut line_start);
+    }
+    out.push('"');
+    out
 }
 
 fn redact_nested(

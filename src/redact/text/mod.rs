@@ -102,9 +102,12 @@ impl LineRedactor {
         out.extend_from_slice(&line[at..]);
     }
 
-    /// The secrets in `line`: sorted, non-overlapping, never a marker.
+    /// The secrets in `line`: sorted, non-overlapping, never a marker, and
+    /// never in the line terminator: a value whose quote never closes ends
+    /// at the end of its line, so redaction cannot join two lines.
     pub(crate) fn find(&mut self, line: &[u8]) -> &[Span] {
         self.spans.clear();
+        let line = without_terminator(line);
         let keys = self.rules.candidates(
             line,
             &mut self.lower,
@@ -119,7 +122,10 @@ impl LineRedactor {
                 let Some(m) = rule.regex.captures_read_at(locs, line, at) else {
                     break;
                 };
-                if let Some((s, e)) = locs.get(rule.secret_group) {
+                // `Authorization: Bearer $TOKEN` names a secret, holds none.
+                if let Some((s, e)) = locs.get(rule.secret_group)
+                    && !is_reference(&line[s..e])
+                {
                     push_span(&mut self.spans, line, s, e, RuleRef::Regex(i));
                 }
                 at = if m.end() > m.start() {
@@ -148,6 +154,11 @@ impl LineRedactor {
                 at = caps.name("sep").expect("group").start();
                 self.key_value(line, &caps, has_marker);
             }
+            for flag in memchr::memchr_iter(b'-', line) {
+                if flag == 0 || line[flag - 1] != b'-' {
+                    self.flag_value(line, flag, has_marker);
+                }
+            }
             return;
         }
         // Only the pairs whose key holds a keyword: look from the start of
@@ -169,10 +180,72 @@ impl LineRedactor {
                 if key.start() <= hit && hit < key.end() {
                     self.key_value(line, &caps, has_marker);
                     done_until = key.end();
+                    continue;
                 }
+            }
+            if let Some(end) = self.flag_value(line, word, has_marker) {
+                done_until = end;
             }
         }
         self.key_hits = hits;
+    }
+
+    /// `--password VALUE`, `-token VALUE`, `"--db-password", "VALUE"`: a
+    /// command-line flag named like a secret (by the key rules, as in the
+    /// structured pass's argument lists) takes the next word as its value.
+    /// `flag` is where the flag's first `-` is. Not: `--no-password`, a flag
+    /// followed by another flag, `--password=x` (a pair, found as such).
+    /// Returns where the flag's word ends when it names a secret.
+    fn flag_value(&mut self, line: &[u8], flag: usize, has_marker: bool) -> Option<usize> {
+        if line.get(flag) != Some(&b'-')
+            || (flag > 0
+                && !matches!(
+                    line[flag - 1],
+                    b' ' | b'\t' | b'"' | b'\'' | b'[' | b'(' | b','
+                ))
+        {
+            return None;
+        }
+        let end = line[flag..]
+            .iter()
+            .position(|b| !is_key_byte(*b))
+            .map_or(line.len(), |i| flag + i);
+        let word = &line[flag..end];
+        let dashes = word.iter().take_while(|b| **b == b'-').count();
+        let name = std::str::from_utf8(&word[dashes..]).ok()?;
+        if dashes > 2
+            || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+            || name.starts_with("no-")
+            || !self.rules.key_may_match(name)
+            || (has_marker && inside_marker(line, flag))
+        {
+            return None;
+        }
+        let rule = self.rules.secret_key_index(name)?;
+        // The separator: blanks, or in a quoted list the closing quote, a
+        // comma and the next item's opening quote.
+        let mut at = end;
+        let quoted_list = matches!(line.get(at), Some(b'"' | b'\''));
+        if quoted_list {
+            at += 1;
+            if line.get(at) == Some(&b',') {
+                at += 1;
+            }
+        }
+        let blanks = line[at..]
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        at += blanks;
+        if at == end
+            || (quoted_list && (at == end + 1 || !matches!(line.get(at), Some(b'"' | b'\''))))
+            || matches!(line.get(at), None | Some(b'-'))
+        {
+            return None;
+        }
+        let (s, e) = value_span(line, at, false)?;
+        push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
+        Some(end)
     }
 
     /// One `key<sep>value` match: a span when the key is a secret's.
@@ -205,9 +278,98 @@ impl LineRedactor {
             {
                 e = s + i;
             }
+            // `PGDATASOURCE=postgres://sg:PASSWORD@pgsql:5432/sg`: the
+            // password goes, the host stays.
+            let (s, e) = match dsn(&line[s..e]) {
+                Dsn::Password(a, b) => (s + a, s + b),
+                Dsn::NoPassword => return,
+                Dsn::Other => (s, e),
+            };
             push_span(&mut self.spans, line, s, e, RuleRef::Key(rule));
         }
     }
+}
+
+/// What is secret in a value found under a secret-named key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Dsn {
+    /// A database connection string with a password: only the password
+    /// (its byte range in the value) is secret; scheme, user, host, port,
+    /// path and query stay (query parameters such as `password=` are found
+    /// as pairs of their own).
+    Password(usize, usize),
+    /// A database connection string without a password.
+    NoPassword,
+    /// Anything else: all of it is secret.
+    Other,
+}
+
+/// Schemes whose URL user part is a database user name. Elsewhere it may
+/// be the token itself (`https://TOKEN:x-oauth-basic@github.com`, a Sentry
+/// DSN's key), so other URLs under secret keys go whole.
+const DB_SCHEMES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "redis",
+    "rediss",
+    "mongodb",
+    "mongodb+srv",
+    "amqp",
+    "amqps",
+    "sqlserver",
+    "clickhouse",
+    "cockroachdb",
+];
+
+/// Go's MySQL driver DSN: `user:password@tcp(host:port)/db`.
+static GO_MYSQL_DSN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^\s:@/]+:(?P<pw>[^\s@]+)@(?:tcp6?|unix)\(").expect("valid"));
+
+/// Reads `v`, a value under a secret-named key, as a database connection
+/// string.
+pub(crate) fn dsn(v: &[u8]) -> Dsn {
+    let Some(sep) = memmem::find(v, b"://") else {
+        return match GO_MYSQL_DSN.captures(v).and_then(|c| c.name("pw")) {
+            Some(pw) if is_marker(pw.as_bytes()) => Dsn::NoPassword,
+            Some(pw) => Dsn::Password(pw.start(), pw.end()),
+            None => Dsn::Other,
+        };
+    };
+    if !DB_SCHEMES
+        .iter()
+        .any(|s| v[..sep].eq_ignore_ascii_case(s.as_bytes()))
+    {
+        return Dsn::Other;
+    }
+    let from = sep + 3;
+    let rest = &v[from..];
+    let query = rest
+        .iter()
+        .position(|b| matches!(b, b'?' | b'#'))
+        .unwrap_or(rest.len());
+    // The user part ends at the last `@` before the query: a password may
+    // hold an `@` or a `/` that nobody escaped.
+    let Some(at) = memchr::memrchr(b'@', &rest[..query]) else {
+        return Dsn::NoPassword;
+    };
+    if rest[..at].iter().any(u8::is_ascii_whitespace) {
+        return Dsn::Other;
+    }
+    match memchr::memchr(b':', &rest[..at]) {
+        // (A marker there: redacted before.)
+        Some(colon) if colon + 1 < at && !is_marker(&rest[colon + 1..at]) => {
+            Dsn::Password(from + colon + 1, from + at)
+        }
+        _ => Dsn::NoPassword,
+    }
+}
+
+/// `line` without its `\n` or `\r\n`.
+pub(crate) fn without_terminator(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Where the value after a key starts and ends.
@@ -266,13 +428,28 @@ fn value_span(line: &[u8], pos: usize, rest_of_line: bool) -> Option<(usize, usi
     Some((s, e))
 }
 
+/// `$NAME`, `${NAME}`: a shell or template variable, not its value.
+fn is_reference(v: &[u8]) -> bool {
+    v.starts_with(b"${")
+        || (v.len() > 1 && v[0] == b'$' && (v[1].is_ascii_alphabetic() || v[1] == b'_'))
+}
+
 /// Values that say nothing about a secret and help debugging: empty
 /// placeholders, references to other variables, booleans.
 pub(crate) fn not_a_secret(v: &[u8]) -> bool {
-    if is_marker(v) || v.starts_with(b"${") || v.starts_with(b"{") || v.starts_with(b"[") {
+    if v.starts_with(b"${") || v.starts_with(b"{") || v.starts_with(b"[") {
         return true;
     }
-    if v.len() > 1 && v[0] == b'$' && (v[1].is_ascii_alphabetic() || v[1] == b'_') {
+    // A marker, also behind the quotes and escapes of text the line pass
+    // redacted that a later pass reads as YAML (`\"[REDACTED:...]`).
+    let unquoted = v
+        .iter()
+        .position(|b| !matches!(b, b'\\' | b'"' | b'\''))
+        .map_or(&v[..0], |i| &v[i..]);
+    if is_marker(unquoted) {
+        return true;
+    }
+    if is_reference(v) {
         return true;
     }
     let lower = v.to_ascii_lowercase();
@@ -318,12 +495,19 @@ fn odd_backslashes_before(line: &[u8], i: usize) -> bool {
 }
 
 /// Overlapping finds become one, named after the one that starts first
-/// (the longer on a tie).
+/// (the longer on a tie, and a regex rule's when a regex and a key rule
+/// find the same bytes: `sourcegraph-access-token` says more than
+/// `secret-key-name`; the structured pass names values the same way).
 fn merge(spans: &mut Vec<Span>) {
     if spans.len() < 2 {
         return;
     }
-    spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    spans.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(matches!(a.rule, RuleRef::Key(_)).cmp(&matches!(b.rule, RuleRef::Key(_))))
+    });
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans.drain(..) {
         match out.last_mut() {

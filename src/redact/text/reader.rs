@@ -10,7 +10,7 @@ use memchr::memmem;
 
 use super::{LineRedactor, MAX_LINE};
 use crate::redact::RedactionCounts;
-use crate::redact::rules::{RULE_BINARY_LINE, RULE_LONG_LINE, RULE_PEM};
+use crate::redact::rules::{GateCursor, RULE_BINARY_LINE, RULE_LONG_LINE, RULE_PEM};
 
 /// A PEM block longer than this is closed and redacted as it stands.
 const MAX_PEM: usize = 1 << 20;
@@ -39,6 +39,7 @@ pub struct RedactingReader<R> {
     counts: BTreeMap<String, u64>,
     shared: RedactionCounts,
     done: bool,
+    long_line_ended: bool,
 }
 
 impl<R: BufRead> RedactingReader<R> {
@@ -55,13 +56,16 @@ impl<R: BufRead> RedactingReader<R> {
             counts: BTreeMap::new(),
             shared,
             done: false,
+            long_line_ended: false,
         }
     }
 
     /// Reads one line (with its newline) into `self.line`. Over-long lines
-    /// are consumed and reported by their length instead.
-    fn next_line(&mut self) -> io::Result<Option<Result<(), usize>>> {
+    /// are consumed and reported by their length instead, and whether they
+    /// ended with a newline.
+    fn next_line(&mut self) -> io::Result<Option<Result<(), (usize, bool)>>> {
         self.line.clear();
+        self.long_line_ended = false;
         let mut total = 0usize;
         let mut too_long = false;
         loop {
@@ -86,6 +90,7 @@ impl<R: BufRead> RedactingReader<R> {
                 }
             }
             total += take;
+            self.long_line_ended = end;
             self.inner.consume(take);
             if end {
                 break;
@@ -93,7 +98,7 @@ impl<R: BufRead> RedactingReader<R> {
         }
         Ok(match (total, too_long) {
             (0, _) => None,
-            (n, true) => Some(Err(n)),
+            (n, true) => Some(Err((n, self.long_line_ended))),
             (_, false) => Some(Ok(())),
         })
     }
@@ -126,6 +131,7 @@ impl<R: BufRead> RedactingReader<R> {
         lower.extend(chunk.iter().map(u8::to_ascii_lowercase));
 
         let mut pos = 0;
+        let mut cursor = GateCursor::default();
         let mut nul = memchr::memchr(0, &chunk);
         while pos < chunk.len() {
             let line_end = |from: usize| {
@@ -141,7 +147,7 @@ impl<R: BufRead> RedactingReader<R> {
             if nul.is_some_and(|z| z < pos) {
                 nul = memchr::memchr(0, &chunk[pos..]).map(|z| pos + z);
             }
-            let hit = match (self.red.rules.next_keyword(&lower, pos), nul) {
+            let hit = match (self.red.rules.next_keyword(&lower, pos, &mut cursor), nul) {
                 (Some(k), Some(z)) => Some(k.min(z)),
                 (k, z) => k.or(z),
             };
@@ -168,12 +174,16 @@ impl<R: BufRead> RedactingReader<R> {
 
     fn process(&mut self, line: &[u8]) {
         if line.contains(&0) {
+            if matches!(self.state, State::InKey { .. }) {
+                self.close_key();
+            }
             self.notice(
                 RULE_BINARY_LINE,
                 &format!(
-                    "[sg-debug: removed a line of {} bytes with binary content]\n",
+                    "[sg-debug: removed a line of {} bytes with binary content]",
                     line.len()
                 ),
+                line.ends_with(b"\n"),
             );
             return;
         }
@@ -188,7 +198,6 @@ impl<R: BufRead> RedactingReader<R> {
                     body.extend_from_slice(line);
                 } else {
                     self.close_key();
-                    self.out.push(b'\n');
                     self.process(line);
                 }
             }
@@ -207,24 +216,35 @@ impl<R: BufRead> RedactingReader<R> {
         }
     }
 
+    /// One marker for the whole key, where it began, then the line
+    /// terminators of its lines: the output keeps the input's lines.
     fn close_key(&mut self) {
         if let State::InKey { prefix, body } = std::mem::replace(&mut self.state, State::Normal) {
             self.out.extend_from_slice(&prefix);
             let marker = self.red.marker().make(RULE_PEM, &body);
             self.out.extend_from_slice(marker.as_bytes());
+            for i in memchr::memchr_iter(b'\n', &body) {
+                if i > 0 && body[i - 1] == b'\r' {
+                    self.out.push(b'\r');
+                }
+                self.out.push(b'\n');
+            }
             *self.counts.entry(RULE_PEM.into()).or_default() += 1;
         }
     }
 
-    fn notice(&mut self, rule: &str, text: &str) {
+    /// A line replaced by a notice; the notice ends the line as it ended.
+    fn notice(&mut self, rule: &str, text: &str, newline: bool) {
         self.out.extend_from_slice(text.as_bytes());
+        if newline {
+            self.out.push(b'\n');
+        }
         *self.counts.entry(rule.into()).or_default() += 1;
     }
 
     fn finish(&mut self) {
         if matches!(self.state, State::InKey { .. }) {
             self.close_key();
-            self.out.push(b'\n');
         }
         for (rule, n) in std::mem::take(&mut self.counts) {
             self.shared.add(&rule, n);
@@ -247,16 +267,16 @@ impl<R: BufRead> Read for RedactingReader<R> {
             match self.next_line()? {
                 None => self.finish(),
                 Some(Ok(())) => self.process_line(),
-                Some(Err(n)) => {
+                Some(Err((n, newline))) => {
                     if matches!(self.state, State::InKey { .. }) {
                         self.close_key();
-                        self.out.push(b'\n');
                     }
                     self.notice(
                         RULE_LONG_LINE,
                         &format!(
-                            "[sg-debug: removed a line of {n} bytes, longer than the {MAX_LINE}-byte redaction limit]\n"
+                            "[sg-debug: removed a line of {n} bytes, longer than the {MAX_LINE}-byte redaction limit]"
                         ),
+                        newline,
                     );
                 }
             }
@@ -271,15 +291,26 @@ impl<R: BufRead> Read for RedactingReader<R> {
 static PEM_TAIL: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"PRIVATE KEY-----"));
 
-/// Byte offset of `-----BEGIN ... PRIVATE KEY-----` when its END is not on
-/// the same line (one-line keys are the regex rule's business).
+/// Byte offset of the first `-----BEGIN ... PRIVATE KEY-----` that no
+/// `-----END` follows on the same line: the start of a key that goes on
+/// over the next lines. (Complete one-line keys before it are the regex
+/// rule's business.)
 fn pem_begin_without_end(line: &[u8]) -> Option<usize> {
-    let tail = PEM_TAIL.find(line)?;
-    let begin = memmem::rfind(&line[..tail], b"-----BEGIN")?;
-    if memmem::find(&line[tail..], b"-----END").is_some() {
-        return None;
+    PEM_TAIL.find(line)?;
+    let mut from = memmem::rfind(line, b"-----END").unwrap_or(0);
+    while let Some(i) = memmem::find(&line[from..], b"-----BEGIN") {
+        let begin = from + i;
+        let rest = &line[begin + b"-----BEGIN".len()..];
+        let kind = rest
+            .iter()
+            .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b' ')
+            .count();
+        if rest[..kind].ends_with(b"PRIVATE KEY") && rest[kind..].starts_with(b"-----") {
+            return Some(begin);
+        }
+        from = begin + 1;
     }
-    Some(begin)
+    None
 }
 
 /// Offset just past `-----END ... PRIVATE KEY-----`.
