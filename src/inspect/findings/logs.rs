@@ -1,0 +1,520 @@
+//! The logs, streamed once: every line is matched against the signatures,
+//! and error and warning lines are grouped by template per service. Lines
+//! are read up to `MAX_LINE` bytes (the rest is skipped), so memory does
+//! not depend on the log's size; groups are bounded too.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+
+use anyhow::Result;
+use memchr::memmem;
+use serde::{Deserialize, Serialize};
+
+use super::{Evidence, Finding, LogStats};
+use crate::bundle::Bundle;
+use crate::inspect::signatures::Signatures;
+use crate::inspect::template::{cut, template};
+
+/// Bytes of a line looked at; longer lines are counted and cut.
+pub const MAX_LINE: usize = 64 << 10;
+/// Evidence shown per signature, and bytes of each line quoted.
+const EVIDENCE_PER_FINDING: usize = 3;
+const EXCERPT: usize = 300;
+/// Distinct (service, level, template) groups kept. A log of random
+/// messages cannot grow memory past this; later new templates are counted
+/// as dropped.
+const MAX_GROUPS: usize = 20_000;
+/// Top messages kept per service and level.
+pub const TOP_PER_SERVICE: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopMessage {
+    pub service: String,
+    pub level: Level,
+    pub template: String,
+    pub count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// The first line with this template.
+    pub example: Evidence,
+}
+
+pub struct Scan {
+    pub findings: Vec<Finding>,
+    pub top: Vec<TopMessage>,
+    pub stats: LogStats,
+    pub notes: Vec<String>,
+}
+
+#[derive(Default)]
+struct Hits {
+    count: u64,
+    first: Option<String>,
+    last: Option<String>,
+    evidence: Vec<Evidence>,
+}
+
+struct Group {
+    count: u64,
+    first: Option<String>,
+    last: Option<String>,
+    example: Evidence,
+}
+
+/// One line taken apart: when, which process (single container), how
+/// severe, and the message to group by.
+#[derive(Debug, PartialEq)]
+pub struct Line {
+    pub time: Option<String>,
+    pub process: Option<String>,
+    pub level: Option<Level>,
+    pub message: String,
+}
+
+pub fn scan(bundle: &mut Bundle, sigs: &Signatures) -> Result<Scan> {
+    let logs: Vec<String> = bundle
+        .manifest()
+        .files
+        .iter()
+        .filter(|f| f.kind.as_str() == "log")
+        .map(|f| f.path.clone())
+        .collect();
+    let mut hits: Vec<Hits> = (0..sigs.list.len()).map(|_| Hits::default()).collect();
+    let mut groups: HashMap<(String, Level, String), Group> = HashMap::new();
+    let mut dropped_groups = 0u64;
+    let mut stats = LogStats::default();
+    let mut notes = Vec::new();
+    let mut line = Vec::with_capacity(8 << 10);
+    for path in &logs {
+        let service = service_of(path);
+        let reader = match bundle.open_entry(path) {
+            Ok(r) => r,
+            Err(e) => {
+                notes.push(format!("{path}: not read for findings: {e}"));
+                continue;
+            }
+        };
+        stats.entries += 1;
+        let mut reader = BufReader::with_capacity(256 << 10, reader);
+        let mut n = 0u64;
+        loop {
+            let (read, long) = match read_line_bounded(&mut reader, &mut line, MAX_LINE) {
+                Ok(x) => x,
+                Err(e) => {
+                    notes.push(format!("{path}: reading stopped at line {n}: {e}"));
+                    break;
+                }
+            };
+            if read == 0 {
+                break;
+            }
+            n += 1;
+            stats.bytes += read as u64;
+            stats.long_lines += long as u64;
+            let matched = sigs.set.is_match(&line);
+            let level = quick_level(&line);
+            if !matched && level.is_none() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&line);
+            let parsed = parse_line(&text);
+            let evidence = || Evidence {
+                entry: path.clone(),
+                line: Some(n),
+                object: None,
+                field: None,
+                text: cut(text.trim_end(), EXCERPT).to_string(),
+            };
+            if matched {
+                for i in sigs.set.matches(&line).iter() {
+                    let h = &mut hits[i];
+                    h.count += 1;
+                    seen(&mut h.first, &mut h.last, parsed.time.as_deref());
+                    if h.evidence.len() < EVIDENCE_PER_FINDING {
+                        h.evidence.push(evidence());
+                    }
+                }
+            }
+            if let Some(level) = parsed.level {
+                let svc = parsed.process.clone().unwrap_or_else(|| service.clone());
+                let key = (svc, level, template(&parsed.message));
+                if let Some(g) = groups.get_mut(&key) {
+                    g.count += 1;
+                    seen(&mut g.first, &mut g.last, parsed.time.as_deref());
+                } else if groups.len() < MAX_GROUPS {
+                    let mut g = Group {
+                        count: 1,
+                        first: None,
+                        last: None,
+                        example: evidence(),
+                    };
+                    seen(&mut g.first, &mut g.last, parsed.time.as_deref());
+                    groups.insert(key, g);
+                } else {
+                    dropped_groups += 1;
+                }
+            }
+        }
+        stats.lines += n;
+    }
+    if dropped_groups > 0 {
+        notes.push(format!(
+            "{dropped_groups} error/warning lines had templates beyond the first {MAX_GROUPS} and are not grouped"
+        ));
+    }
+    let mut findings = Vec::new();
+    for (sig, h) in sigs.list.iter().zip(hits) {
+        if h.count == 0 {
+            continue;
+        }
+        let mut f = Finding::new(
+            &sig.id,
+            sig.severity,
+            &sig.category,
+            format!("{} ({} lines)", sig.id, h.count),
+            &sig.explanation,
+        );
+        f.docs = Some(sig.docs.clone());
+        f.count = h.count;
+        f.first_seen = h.first;
+        f.last_seen = h.last;
+        f.evidence = h.evidence;
+        findings.push(f);
+    }
+    Ok(Scan {
+        findings,
+        top: top_messages(groups),
+        stats,
+        notes,
+    })
+}
+
+fn seen(first: &mut Option<String>, last: &mut Option<String>, t: Option<&str>) {
+    let Some(t) = t else { return };
+    if first.as_deref().is_none_or(|f| t < f) {
+        *first = Some(t.to_string());
+    }
+    if last.as_deref().is_none_or(|l| t > l) {
+        *last = Some(t.to_string());
+    }
+}
+
+fn top_messages(groups: HashMap<(String, Level, String), Group>) -> Vec<TopMessage> {
+    let mut all: Vec<TopMessage> = groups
+        .into_iter()
+        .map(|((service, level, template), g)| TopMessage {
+            service,
+            level,
+            template,
+            count: g.count,
+            first_seen: g.first,
+            last_seen: g.last,
+            example: g.example,
+        })
+        .collect();
+    all.sort_by(|a, b| {
+        (&a.service, a.level, std::cmp::Reverse(a.count), &a.template).cmp(&(
+            &b.service,
+            b.level,
+            std::cmp::Reverse(b.count),
+            &b.template,
+        ))
+    });
+    let mut kept: HashMap<(String, Level), usize> = HashMap::new();
+    all.retain(|m| {
+        let n = kept.entry((m.service.clone(), m.level)).or_default();
+        *n += 1;
+        *n <= TOP_PER_SERVICE
+    });
+    all
+}
+
+/// The service a log belongs to, from where the collector put it.
+pub fn service_of(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["kubernetes", "pods", _pod, file] => file
+            .trim_end_matches(".log")
+            .trim_end_matches(".previous")
+            .to_string(),
+        ["docker", "containers", name, _] => name.to_string(),
+        ["server", "logs", .., file] => file.trim_end_matches(".log").to_string(),
+        [.., file] => file
+            .trim_end_matches(".log")
+            .trim_end_matches(".txt")
+            .to_string(),
+        [] => path.to_string(),
+    }
+}
+
+/// Reads one line (through `\n`) into `buf`, keeping at most `max` bytes
+/// and skipping the rest. Returns the bytes consumed and whether the line
+/// was cut.
+pub fn read_line_bounded(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<(usize, bool)> {
+    buf.clear();
+    let mut total = 0;
+    let mut long = false;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((total, long));
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        if take > room {
+            long = true;
+        }
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        total += take;
+        r.consume(take);
+        if done {
+            return Ok((total, long));
+        }
+    }
+}
+
+/// A cheap look for an error or warning marker, so that the common
+/// (info) line costs a few substring searches and no parsing.
+fn quick_level(line: &[u8]) -> Option<()> {
+    let head = &line[..line.len().min(512)];
+    const MARKERS: &[&[u8]] = &[
+        b"ERROR", b"WARN", b"FATAL", b"CRIT", b"PANIC", b"rror", b"arn", b"eror", b"ERR", b"E0",
+        b"E1", b"W0", b"W1",
+    ];
+    MARKERS
+        .iter()
+        .any(|m| memmem::find(head, m).is_some())
+        .then_some(())
+}
+
+#[derive(Deserialize)]
+struct JsonLine {
+    #[serde(rename = "SeverityText", default)]
+    severity: Option<String>,
+    #[serde(rename = "Body", default)]
+    body: Option<String>,
+    #[serde(rename = "Timestamp", default)]
+    timestamp: Option<serde_json::Value>,
+    #[serde(rename = "InstrumentationScope", default)]
+    scope: Option<String>,
+}
+
+/// Takes a line apart: a Docker/Kubernetes RFC 3339 prefix, the single
+/// container's `HH:MM:SS proc | `, then Sourcegraph's JSON, logfmt or
+/// plain text.
+pub fn parse_line(line: &str) -> Line {
+    let mut rest = line.trim_end_matches(['\n', '\r']);
+    let mut time = None;
+    let mut process = None;
+    let b = rest.as_bytes();
+    if b.len() > 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[..4].iter().all(u8::is_ascii_digit)
+    {
+        if let Some((ts, after)) = rest.split_once(' ') {
+            time = Some(ts.to_string());
+            rest = after;
+        }
+    }
+    let b = rest.as_bytes();
+    if b.len() > 11
+        && b[2] == b':'
+        && b[5] == b':'
+        && b[8] == b' '
+        && b[..2].iter().all(u8::is_ascii_digit)
+    {
+        if let Some(bar) = rest[..rest.len().min(80)].find(" | ") {
+            time.get_or_insert_with(|| rest[..8].to_string());
+            process = Some(rest[9..bar].trim().to_string());
+            rest = &rest[bar + 3..];
+        }
+    }
+    let t = rest.trim_start();
+    if t.starts_with('{') {
+        if let Ok(j) = serde_json::from_str::<JsonLine>(t) {
+            if j.severity.is_some() || j.body.is_some() {
+                let level = j.severity.as_deref().and_then(level_word);
+                if let Some(ts) = j.timestamp.as_ref().and_then(epoch_nanos) {
+                    time = Some(ts);
+                }
+                let mut message = j.body.unwrap_or_default();
+                if let Some(scope) = j.scope.filter(|s| !s.is_empty()) {
+                    message = format!("{scope}: {message}");
+                }
+                return Line {
+                    time,
+                    process,
+                    level,
+                    message,
+                };
+            }
+        }
+    }
+    let (level, message) = plain_level(t);
+    Line {
+        time,
+        process,
+        level,
+        message,
+    }
+}
+
+fn level_word(w: &str) -> Option<Level> {
+    match w.to_ascii_lowercase().as_str() {
+        "error" | "err" | "eror" | "fatal" | "crit" | "critical" | "panic" | "dpanic" => {
+            Some(Level::Error)
+        }
+        "warn" | "warning" | "wrn" => Some(Level::Warning),
+        _ => None,
+    }
+}
+
+/// logfmt (`level=error msg="..."`), bracketed or bare words (`[ERROR]`,
+/// `ERROR:` as PostgreSQL writes), and klog (`E1128 12:00:00.000 ...`).
+fn plain_level(t: &str) -> (Option<Level>, String) {
+    for key in ["level=", "lvl=", "\"level\":\"", "severity="] {
+        if let Some(i) = t.find(key) {
+            let v: String = t[i + key.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
+            if let Some(l) = level_word(&v) {
+                let msg = logfmt_value(t, "msg=").unwrap_or_else(|| t.to_string());
+                return (Some(l), msg);
+            }
+            return (None, String::new());
+        }
+    }
+    let b = t.as_bytes();
+    if b.len() > 5 && matches!(b[0], b'E' | b'W' | b'F') && b[1..5].iter().all(u8::is_ascii_digit) {
+        let l = if b[0] == b'W' {
+            Level::Warning
+        } else {
+            Level::Error
+        };
+        let msg = t.split_once("] ").map_or(t, |(_, m)| m);
+        return (Some(l), msg.to_string());
+    }
+    for w in t
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .take(12)
+    {
+        if w.len() >= 3 && w.bytes().all(|c| c.is_ascii_uppercase()) {
+            if let Some(l) = level_word(w) {
+                return (Some(l), t.to_string());
+            }
+        }
+    }
+    (None, String::new())
+}
+
+/// A logfmt value, quoted or bare.
+fn logfmt_value(t: &str, key: &str) -> Option<String> {
+    let i = t.find(key)?;
+    let v = &t[i + key.len()..];
+    if let Some(q) = v.strip_prefix('"') {
+        let end = q.find('"').unwrap_or(q.len());
+        Some(q[..end].to_string())
+    } else {
+        Some(v.split(' ').next().unwrap_or("").to_string())
+    }
+}
+
+/// Sourcegraph's `Timestamp`: epoch nanoseconds, as a number or a string.
+fn epoch_nanos(v: &serde_json::Value) -> Option<String> {
+    let ns: i64 = match v {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?,
+        serde_json::Value::String(s) => s.parse().ok()?,
+        _ => return None,
+    };
+    let t = chrono::DateTime::from_timestamp(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )?;
+    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_taken_apart() {
+        let l = parse_line(
+            "2026-11-25T04:00:00.123Z {\"SeverityText\":\"ERROR\",\"Timestamp\":1764043200000000000,\"InstrumentationScope\":\"gitserver.clone\",\"Body\":\"clone failed for repo 42\"}\n",
+        );
+        assert_eq!(l.level, Some(Level::Error));
+        assert_eq!(l.message, "gitserver.clone: clone failed for repo 42");
+        assert_eq!(l.time.as_deref(), Some("2025-11-25T04:00:00.000Z"));
+
+        let l = parse_line("12:01:02 frontend | level=warn msg=\"slow request\" took=3s");
+        assert_eq!(l.process.as_deref(), Some("frontend"));
+        assert_eq!(l.time.as_deref(), Some("12:01:02"));
+        assert_eq!(
+            (l.level, l.message.as_str()),
+            (Some(Level::Warning), "slow request")
+        );
+
+        let l = parse_line(
+            "2026-11-25T04:00:00Z 2026-11-25 04:00:00 UTC [1] ERROR:  relation \"x\" does not exist",
+        );
+        assert_eq!(l.level, Some(Level::Error));
+        let l = parse_line("E1128 12:00:00.000000 1 reflector.go:1] watch failed");
+        assert_eq!(
+            (l.level, l.message.as_str()),
+            (Some(Level::Error), "watch failed")
+        );
+        assert_eq!(parse_line("level=info msg=\"error budget ok\"").level, None);
+        assert_eq!(parse_line("all good").level, None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_not_held() {
+        let data = format!("{}\nshort\n", "x".repeat(100));
+        let mut r = std::io::BufReader::with_capacity(16, data.as_bytes());
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 10).unwrap(),
+            (101, true)
+        );
+        assert_eq!(buf.len(), 10);
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), (6, false));
+        assert_eq!(buf, b"short\n");
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), (0, false));
+    }
+
+    #[test]
+    fn services_from_paths() {
+        assert_eq!(
+            service_of("kubernetes/pods/gitserver-0/gitserver.previous.log"),
+            "gitserver"
+        );
+        assert_eq!(
+            service_of("docker/containers/sourcegraph-frontend-0/logs.txt"),
+            "sourcegraph-frontend-0"
+        );
+        assert_eq!(
+            service_of("server/logs/var/opt/sourcegraph/frontend.log"),
+            "frontend"
+        );
+    }
+}

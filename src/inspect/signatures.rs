@@ -1,0 +1,149 @@
+//! Known log signatures: data in `signatures/*.yaml` (embedded) plus the
+//! files given with `--signatures`, compiled into one set so every log line
+//! is matched against all of them in a single pass.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use regex::bytes::RegexSet;
+use serde::{Deserialize, Serialize};
+
+use super::findings::Severity;
+
+/// The default signature files, embedded at build time. A test checks that
+/// every file in `signatures/` is listed here.
+pub const DEFAULT_SIGNATURE_FILES: &[(&str, &str)] = &[(
+    "default.yaml",
+    include_str!("../../signatures/default.yaml"),
+)];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureFile {
+    signatures: Vec<Signature>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    pub id: String,
+    pub category: String,
+    pub severity: Severity,
+    pub pattern: String,
+    pub explanation: String,
+    pub docs: String,
+}
+
+/// Every signature in force, and one regex set over their patterns.
+pub struct Signatures {
+    pub list: Vec<Signature>,
+    pub set: RegexSet,
+}
+
+impl Signatures {
+    /// The embedded files, then `extra` files in order. A later signature
+    /// with an id already loaded is refused: two meanings for one id would
+    /// make findings ambiguous.
+    pub fn load(extra: &[impl AsRef<Path>]) -> Result<Signatures> {
+        let mut list = Vec::new();
+        for (name, text) in DEFAULT_SIGNATURE_FILES {
+            list.extend(parse(name, text)?);
+        }
+        for path in extra {
+            let path = path.as_ref();
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading signatures file {}", path.display()))?;
+            list.extend(parse(&path.display().to_string(), &text)?);
+        }
+        let mut seen = HashSet::new();
+        for s in &list {
+            if !seen.insert(s.id.as_str()) {
+                bail!(
+                    "signature id {:?} is defined twice; rename one of them (ids must be unique across the embedded signatures and --signatures files)",
+                    s.id
+                );
+            }
+        }
+        let set = RegexSet::new(list.iter().map(|s| s.pattern.as_str()))
+            .context("compiling the signature patterns")?;
+        Ok(Signatures { list, set })
+    }
+}
+
+fn parse(source: &str, text: &str) -> Result<Vec<Signature>> {
+    let file: SignatureFile = serde_saphyr::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{source}: not a signatures file ({e}); see signatures/README.md for the format"
+        )
+    })?;
+    for s in &file.signatures {
+        let ok_id = !s.id.is_empty()
+            && s.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok_id {
+            bail!(
+                "{source}: signature id {:?} must be lowercase letters, digits and '-'",
+                s.id
+            );
+        }
+        if crate::category::find(&s.category).is_none() {
+            bail!(
+                "{source}: signature {} has category {:?}, which is not one of `sg-debug categories`",
+                s.id,
+                s.category
+            );
+        }
+        regex::bytes::Regex::new(&s.pattern)
+            .with_context(|| format!("{source}: signature {} has an invalid pattern", s.id))?;
+        if s.explanation.contains('\n') {
+            bail!(
+                "{source}: signature {}: the explanation must be one line",
+                s.id
+            );
+        }
+    }
+    Ok(file.signatures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_in_the_directory_is_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+        for e in std::fs::read_dir(dir).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".yaml") {
+                assert!(
+                    DEFAULT_SIGNATURE_FILES.iter().any(|(n, _)| *n == name),
+                    "signatures/{name} is not listed in DEFAULT_SIGNATURE_FILES"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_load_and_are_complete() {
+        let s = Signatures::load(&[] as &[&Path]).unwrap();
+        assert!(s.list.len() >= 15);
+        for sig in &s.list {
+            assert!(sig.docs.starts_with("https://"), "{}", sig.id);
+        }
+        let hit = |line: &str| -> Vec<&str> {
+            s.set
+                .matches(line.as_bytes())
+                .into_iter()
+                .map(|i| s.list[i].id.as_str())
+                .collect()
+        };
+        assert_eq!(
+            hit("Get https://ghe: x509: certificate signed by unknown authority"),
+            ["x509-unknown-authority"]
+        );
+        assert_eq!(hit("git clone failed: exit status 128"), ["clone-exit-128"]);
+        assert!(hit("level=info msg=\"frontend listening\" addr=:3080").is_empty());
+    }
+}
