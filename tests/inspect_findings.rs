@@ -700,3 +700,192 @@ fn drift_entries_are_noted_pending_their_format() {
     );
     assert_eq!(v["findings"], json!([]));
 }
+
+/// A bundle whose every text field the page shows holds markup.
+fn hostile_bundle(dir: &Path) -> std::path::PathBuf {
+    let planted = "<script>document.title='PWNED'</script>\"><img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">";
+    let mut evil = row(&format!("gitserver-0/{planted}"), "gitserver", "6.12.5040");
+    evil["oom_killed"] = json!(true);
+    evil["reason"] = json!(planted);
+    let log = [
+        sg_json(
+            1,
+            "ERROR",
+            "httpcli",
+            &format!("x509: certificate signed by unknown authority {planted}"),
+        ),
+        sg_json(2, "ERROR", planted, "no space left on device"),
+    ]
+    .concat();
+    let files = with(vec![
+        ("summary.json", summary(vec![evil])),
+        (
+            "kubernetes/pods/gitserver-0/gitserver.log",
+            log.into_bytes(),
+        ),
+    ]);
+    bundle(dir, "evil.zip", "search", "kubernetes", &files)
+}
+
+#[test]
+fn html_page_escapes_everything_from_the_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = hostile_bundle(dir.path());
+    let page = dir.path().join("report.html");
+    let r = sg(
+        &[
+            "inspect",
+            b.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("wrote"), "{}", r.stdout);
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Not one tag from the bundle survives as markup, and the page has no
+    // script or external asset of its own.
+    let lower = html.to_lowercase();
+    assert!(
+        !lower.contains("<script") && !lower.contains("<img"),
+        "{html}"
+    );
+    assert!(
+        !lower.contains("src=\"http") && !lower.contains("href=\"http:"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;document.title=&#39;PWNED&#39;&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("Content-Security-Policy"));
+    for section in [
+        "Incident",
+        "Deployment",
+        "Findings (",
+        "Containers (1)",
+        "Drift against upstream",
+        "Top errors and warnings",
+    ] {
+        assert!(html.contains(section), "{section} missing");
+    }
+    assert!(html.contains("data-id=\"x509-unknown-authority\""));
+    assert!(html.contains("tagged search; evidence points to"), "{html}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&page).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+fn chromium() -> Option<String> {
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {name}")])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// Headless Chromium, bounded in time, with a throwaway profile.
+fn run_chromium(bin: &str, profile: &Path, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("timeout")
+        .arg("120")
+        .arg(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("running chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn html_page_renders_inert_in_a_real_browser() {
+    let Some(bin) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is not installed: .ci/run installs it (apt-get install -y chromium)");
+        }
+        println!(
+            "SKIPPED html_page_renders_inert_in_a_real_browser: chromium not found (apt-get install -y chromium)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let b = hostile_bundle(dir.path());
+    let page = dir.path().join("report.html");
+    let r = sg(
+        &[
+            "inspect",
+            b.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let url = format!("file://{}", page.display());
+    let profile = tempfile::tempdir().unwrap();
+    let out = run_chromium(&bin, profile.path(), &["--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The findings are there, as the browser built them.
+    assert!(dom.contains("data-id=\"x509-unknown-authority\""), "{dom}");
+    assert!(dom.contains("data-id=\"container-oom-killed\""), "{dom}");
+    assert!(dom.contains("data-id=\"no-space-left\""), "{dom}");
+    // The planted markup is text: no element was made from it and nothing ran.
+    let lower = dom.to_lowercase();
+    assert!(
+        !lower.contains("<script") && !lower.contains("<img"),
+        "{dom}"
+    );
+    assert!(
+        !dom.contains("data-pwned=\"1\"") && !dom.contains("<title>PWNED"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("&lt;script&gt;document.title='PWNED'&lt;/script&gt;"),
+        "{dom}"
+    );
+
+    // A screenshot to look at; kept in the target directory.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("inspect-findings.png");
+    let _ = std::fs::remove_file(&shot);
+    run_chromium(
+        &bin,
+        profile.path(),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2000",
+            &url,
+        ],
+    );
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "no screenshot at {}",
+        shot.display()
+    );
+    println!("screenshot: {}", shot.display());
+}

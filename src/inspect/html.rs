@@ -34,7 +34,7 @@ pub fn esc(s: &str) -> String {
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1d1d1f;max-width:1200px}\
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eee;vertical-align:top}\
-code,pre{font-family:ui-monospace,monospace;font-size:12px}pre{white-space:pre-wrap;word-break:break-all;background:#f6f6f6;padding:4px 6px;margin:2px 0}\
+code,pre{font-family:ui-monospace,monospace;font-size:12px}td code{word-break:break-all}pre{white-space:pre-wrap;word-break:break-all;background:#f6f6f6;padding:4px 6px;margin:2px 0}\
 .sev{display:inline-block;min-width:5.5em;font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff}\
 .critical{background:#c62828}.warning{background:#ef8f00}.info{background:#1976d2}\
 .finding{border:1px solid #ddd;border-radius:4px;padding:8px 10px;margin:8px 0}.muted{color:#666}\

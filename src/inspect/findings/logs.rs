@@ -58,6 +58,8 @@ pub struct Scan {
 #[derive(Default)]
 struct Hits {
     count: u64,
+    /// The services it was seen in, in order (a few are named).
+    services: Vec<String>,
     first: Option<String>,
     last: Option<String>,
     evidence: Vec<Evidence>,
@@ -138,6 +140,10 @@ pub fn scan(bundle: &mut Bundle, sigs: &Signatures) -> Result<Scan> {
                 for i in sigs.set.matches(&line).iter() {
                     let h = &mut hits[i];
                     h.count += 1;
+                    let svc = parsed.process.as_ref().unwrap_or(&service);
+                    if h.services.len() < 4 && !h.services.contains(svc) {
+                        h.services.push(svc.clone());
+                    }
                     seen(&mut h.first, &mut h.last, parsed.time.as_deref());
                     if h.evidence.len() < EVIDENCE_PER_FINDING {
                         h.evidence.push(evidence());
@@ -180,7 +186,13 @@ pub fn scan(bundle: &mut Bundle, sigs: &Signatures) -> Result<Scan> {
             &sig.id,
             sig.severity,
             &sig.category,
-            format!("{} ({} lines)", sig.id, h.count),
+            format!(
+                "{}: {} line{} in {}",
+                sig.id,
+                h.count,
+                if h.count == 1 { "" } else { "s" },
+                h.services.join(", ")
+            ),
             &sig.explanation,
         );
         f.docs = Some(sig.docs.clone());
