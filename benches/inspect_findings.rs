@@ -155,6 +155,16 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) this process has used: on a shared machine
+/// the wall clock also counts other people's work.
+fn cpu_s() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn measure(path: &Path) -> anyhow::Result<()> {
     let t = Instant::now();
     let bundle = Bundle::open(path)?;
@@ -170,8 +180,10 @@ fn measure(path: &Path) -> anyhow::Result<()> {
     let mut bundle = Bundle::open(path)?;
     let sigs = inspect::signatures::Signatures::load(&[] as &[&Path])?;
     let t = Instant::now();
+    let cpu0 = cpu_s();
     let report = inspect::findings::analyze(&mut bundle, &sigs)?;
     let s = t.elapsed().as_secs_f64();
+    let cpu = cpu_s() - cpu0;
     let mb = report.logs.bytes as f64 / 1e6;
     println!(
         "findings: {} log entries, {:.0} MB, {} lines in {s:.2} s = {:.0} MB/s; {} findings, {} top messages",
@@ -181,6 +193,10 @@ fn measure(path: &Path) -> anyhow::Result<()> {
         mb / s,
         report.findings.len(),
         report.top_messages.len()
+    );
+    println!(
+        "  on CPU time: {cpu:.2} s = {:.0} MB/s (one thread)",
+        mb / cpu
     );
     println!(
         "peak RSS (measuring process): {:.1} MiB",

@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use aho_corasick::AhoCorasick;
 use anyhow::{Context, Result, bail};
-use regex::bytes::RegexSet;
+use regex::bytes::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 
 use super::findings::Severity;
@@ -31,14 +32,26 @@ pub struct Signature {
     pub category: String,
     pub severity: Severity,
     pub pattern: String,
+    /// Literals (case-insensitive) one of which every match contains: the
+    /// pattern runs only on lines holding one. Empty: on every line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     pub explanation: String,
     pub docs: String,
 }
 
-/// Every signature in force, and one regex set over their patterns.
+/// Every signature in force. A line is matched in one automaton pass for
+/// all keywords; only the signatures whose keyword it holds run their
+/// regex, and those without keywords run as one regex set.
 pub struct Signatures {
     pub list: Vec<Signature>,
-    pub set: RegexSet,
+    keywords: AhoCorasick,
+    /// Keyword number -> signature index.
+    keyword_owner: Vec<usize>,
+    regexes: Vec<Regex>,
+    /// Signatures without keywords, and their indices in `list`.
+    unkeyed: RegexSet,
+    unkeyed_index: Vec<usize>,
 }
 
 impl Signatures {
@@ -65,9 +78,58 @@ impl Signatures {
                 );
             }
         }
-        let set = RegexSet::new(list.iter().map(|s| s.pattern.as_str()))
+        let mut words = Vec::new();
+        let mut keyword_owner = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            for k in &s.keywords {
+                words.push(k.as_str());
+                keyword_owner.push(i);
+            }
+        }
+        let keywords = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&words)
+            .context("compiling the signature keywords")?;
+        let regexes = list
+            .iter()
+            .map(|s| Regex::new(&s.pattern))
+            .collect::<Result<Vec<_>, _>>()
             .context("compiling the signature patterns")?;
-        Ok(Signatures { list, set })
+        let unkeyed_index: Vec<usize> = (0..list.len())
+            .filter(|&i| list[i].keywords.is_empty())
+            .collect();
+        let unkeyed = RegexSet::new(unkeyed_index.iter().map(|&i| list[i].pattern.as_str()))
+            .context("compiling the signature patterns")?;
+        Ok(Signatures {
+            list,
+            keywords,
+            keyword_owner,
+            regexes,
+            unkeyed,
+            unkeyed_index,
+        })
+    }
+
+    /// The indices of the signatures `line` matches, into `out` (cleared),
+    /// in ascending order.
+    pub fn matches(&self, line: &[u8], out: &mut Vec<usize>) {
+        out.clear();
+        for m in self.keywords.find_overlapping_iter(line) {
+            let i = self.keyword_owner[m.pattern().as_usize()];
+            if !out.contains(&i) && self.regexes[i].is_match(line) {
+                out.push(i);
+            }
+        }
+        if !self.unkeyed_index.is_empty() {
+            out.extend(
+                self.unkeyed
+                    .matches(line)
+                    .iter()
+                    .map(|k| self.unkeyed_index[k]),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
@@ -95,7 +157,10 @@ fn parse(source: &str, text: &str) -> Result<Vec<Signature>> {
                 s.category
             );
         }
-        regex::bytes::Regex::new(&s.pattern)
+        if s.keywords.iter().any(|k| k.is_empty()) {
+            bail!("{source}: signature {} has an empty keyword", s.id);
+        }
+        Regex::new(&s.pattern)
             .with_context(|| format!("{source}: signature {} has an invalid pattern", s.id))?;
         if s.explanation.contains('\n') {
             bail!(
@@ -133,11 +198,9 @@ mod tests {
             assert!(sig.docs.starts_with("https://"), "{}", sig.id);
         }
         let hit = |line: &str| -> Vec<&str> {
-            s.set
-                .matches(line.as_bytes())
-                .into_iter()
-                .map(|i| s.list[i].id.as_str())
-                .collect()
+            let mut out = Vec::new();
+            s.matches(line.as_bytes(), &mut out);
+            out.into_iter().map(|i| s.list[i].id.as_str()).collect()
         };
         assert_eq!(
             hit("Get https://ghe: x509: certificate signed by unknown authority"),
@@ -145,5 +208,10 @@ mod tests {
         );
         assert_eq!(hit("git clone failed: exit status 128"), ["clone-exit-128"]);
         assert!(hit("level=info msg=\"frontend listening\" addr=:3080").is_empty());
+        assert_eq!(hit("X509: CERTIFICATE SIGNED by nobody"), [] as [&str; 0]);
+        assert_eq!(
+            hit("a Dirty Database, and exit status 128"),
+            ["dirty-database", "clone-exit-128"]
+        );
     }
 }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 
 use anyhow::Result;
-use memchr::memmem;
 use serde::{Deserialize, Serialize};
 
 use super::{Evidence, Finding, LogStats};
@@ -96,6 +95,7 @@ pub fn scan(bundle: &mut Bundle, sigs: &Signatures) -> Result<Scan> {
     let mut stats = LogStats::default();
     let mut notes = Vec::new();
     let mut line = Vec::with_capacity(8 << 10);
+    let mut matched = Vec::new();
     for path in &logs {
         let service = service_of(path);
         let reader = match bundle.open_entry(path) {
@@ -122,9 +122,9 @@ pub fn scan(bundle: &mut Bundle, sigs: &Signatures) -> Result<Scan> {
             n += 1;
             stats.bytes += read as u64;
             stats.long_lines += long as u64;
-            let matched = sigs.set.is_match(&line);
+            sigs.matches(&line, &mut matched);
             let level = quick_level(&line);
-            if !matched && level.is_none() {
+            if matched.is_empty() && level.is_none() {
                 continue;
             }
             let text = String::from_utf8_lossy(&line);
@@ -136,8 +136,8 @@ pub fn scan(bundle: &mut Bundle, sigs: &Signatures) -> Result<Scan> {
                 field: None,
                 text: cut(text.trim_end(), EXCERPT).to_string(),
             };
-            if matched {
-                for i in sigs.set.matches(&line).iter() {
+            {
+                for &i in &matched {
                     let h = &mut hits[i];
                     h.count += 1;
                     let svc = parsed.process.as_ref().unwrap_or(&service);
@@ -302,17 +302,19 @@ pub fn read_line_bounded(
 }
 
 /// A cheap look for an error or warning marker, so that the common
-/// (info) line costs a few substring searches and no parsing.
+/// (info) line costs one automaton pass over its head and no parsing.
 fn quick_level(line: &[u8]) -> Option<()> {
+    use std::sync::OnceLock;
+    static MARKERS: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    let ac = MARKERS.get_or_init(|| {
+        aho_corasick::AhoCorasick::new([
+            "ERROR", "WARN", "FATAL", "CRIT", "PANIC", "rror", "arn", "eror", "ERR", "E0", "E1",
+            "W0", "W1",
+        ])
+        .expect("static patterns")
+    });
     let head = &line[..line.len().min(512)];
-    const MARKERS: &[&[u8]] = &[
-        b"ERROR", b"WARN", b"FATAL", b"CRIT", b"PANIC", b"rror", b"arn", b"eror", b"ERR", b"E0",
-        b"E1", b"W0", b"W1",
-    ];
-    MARKERS
-        .iter()
-        .any(|m| memmem::find(head, m).is_some())
-        .then_some(())
+    ac.is_match(head).then_some(())
 }
 
 #[derive(Deserialize)]
