@@ -58,7 +58,7 @@ fn log(e: usize, bytes: u64, out: &mut dyn Write) -> io::Result<()> {
         let (level, body) = match r {
             0..=69 => ("WARN", format!("slow request to {svc} took {}ms for repo {}", r * 7, i % 5000)),
             70..=99 => ("ERROR", format!("failed to fetch repo github.com/org/repo-{}: context deadline exceeded after {}s", i % 300, r % 30)),
-            100 if i % 5 == 0 => ("ERROR", "Get \"https://ghe.internal/api/v3\": x509: certificate signed by unknown authority".to_string()),
+            100 if i.is_multiple_of(5) => ("ERROR", "Get \"https://ghe.internal/api/v3\": x509: certificate signed by unknown authority".to_string()),
             _ => ("INFO", format!("{} id={} duration={}ms", INFO[(r % 8) as usize], i % 100_000, r)),
         };
         line.clear();

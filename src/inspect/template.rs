@@ -17,18 +17,16 @@ pub fn template(msg: &str) -> String {
         // A quoted value; an apostrophe inside a word (can't) is not a quote.
         let opens =
             matches!(c, '"' | '`') || (c == '\'' && !prev.is_some_and(char::is_alphanumeric));
-        if opens {
-            if let Some(len) = msg[i + 1..].find(c) {
-                out.push(c);
-                out.push_str(MASK);
-                out.push(c);
-                let end = i + 1 + len;
-                while chars.peek().is_some_and(|(j, _)| *j <= end) {
-                    chars.next();
-                }
-                prev = Some(c);
-                continue;
+        if opens && let Some(len) = msg[i + 1..].find(c) {
+            out.push(c);
+            out.push_str(MASK);
+            out.push(c);
+            let end = i + 1 + len;
+            while chars.peek().is_some_and(|(j, _)| *j <= end) {
+                chars.next();
             }
+            prev = Some(c);
+            continue;
         }
         if is_word(c) {
             let start = i;

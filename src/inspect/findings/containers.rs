@@ -146,25 +146,29 @@ pub fn findings(rows: &[Row], pods: Option<&Value>) -> Vec<Finding> {
                 )),
             );
         }
-        if let (Some(used), Some(limit)) = (r.memory_used_bytes, r.memory_limit_bytes) {
-            if limit > 0 && used as f64 >= limit as f64 * NEAR_LIMIT {
-                out.push(
-                    Finding::new(
-                        "memory-near-limit",
-                        Severity::Warning,
-                        "performance-resources",
-                        format!(
-                            "{} uses {:.0}% of its memory limit ({} of {})",
-                            r.name,
-                            used as f64 * 100.0 / limit as f64,
-                            super::super::format_bytes(used),
-                            super::super::format_bytes(limit)
-                        ),
-                        "the container is close to its memory limit and will be OOM-killed if it grows",
-                    )
-                    .with(ev("memory_used_bytes", format!("memory_used_bytes {used}, memory_limit_bytes {limit}"))),
-                );
-            }
+        if let (Some(used), Some(limit)) = (r.memory_used_bytes, r.memory_limit_bytes)
+            && limit > 0
+            && used as f64 >= limit as f64 * NEAR_LIMIT
+        {
+            out.push(
+                Finding::new(
+                    "memory-near-limit",
+                    Severity::Warning,
+                    "performance-resources",
+                    format!(
+                        "{} uses {:.0}% of its memory limit ({} of {})",
+                        r.name,
+                        used as f64 * 100.0 / limit as f64,
+                        super::super::format_bytes(used),
+                        super::super::format_bytes(limit)
+                    ),
+                    "the container is close to its memory limit and will be OOM-killed if it grows",
+                )
+                .with(ev(
+                    "memory_used_bytes",
+                    format!("memory_used_bytes {used}, memory_limit_bytes {limit}"),
+                )),
+            );
         }
     }
     out

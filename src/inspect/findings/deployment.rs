@@ -257,16 +257,16 @@ pub fn single_container(
             ));
         }
     }
-    if let Some(info) = read_json::<Value>(bundle, "docker/host/info.json", notes) {
-        if let (Some(mem), Some(cpus)) = (info["MemTotal"].as_u64(), info["NCPU"].as_u64()) {
-            facts.push(format!("host {cpus} CPUs, {}", format_bytes(mem)));
-            f.evidence.push(Evidence::field(
-                "docker/host/info.json",
-                "info",
-                "MemTotal",
-                format!("NCPU {cpus}, MemTotal {mem}"),
-            ));
-        }
+    if let Some(info) = read_json::<Value>(bundle, "docker/host/info.json", notes)
+        && let (Some(mem), Some(cpus)) = (info["MemTotal"].as_u64(), info["NCPU"].as_u64())
+    {
+        facts.push(format!("host {cpus} CPUs, {}", format_bytes(mem)));
+        f.evidence.push(Evidence::field(
+            "docker/host/info.json",
+            "info",
+            "MemTotal",
+            format!("NCPU {cpus}, MemTotal {mem}"),
+        ));
     }
     // The repository count comes with the instance-API data, when present.
     facts.push("repository count not in this bundle".into());

@@ -342,11 +342,10 @@ pub fn parse_line(line: &str) -> Line {
         && b[7] == b'-'
         && b[10] == b'T'
         && b[..4].iter().all(u8::is_ascii_digit)
+        && let Some((ts, after)) = rest.split_once(' ')
     {
-        if let Some((ts, after)) = rest.split_once(' ') {
-            time = Some(ts.to_string());
-            rest = after;
-        }
+        time = Some(ts.to_string());
+        rest = after;
     }
     let b = rest.as_bytes();
     if b.len() > 11
@@ -354,33 +353,31 @@ pub fn parse_line(line: &str) -> Line {
         && b[5] == b':'
         && b[8] == b' '
         && b[..2].iter().all(u8::is_ascii_digit)
+        && let Some(bar) = rest[..rest.len().min(80)].find(" | ")
     {
-        if let Some(bar) = rest[..rest.len().min(80)].find(" | ") {
-            time.get_or_insert_with(|| rest[..8].to_string());
-            process = Some(rest[9..bar].trim().to_string());
-            rest = &rest[bar + 3..];
-        }
+        time.get_or_insert_with(|| rest[..8].to_string());
+        process = Some(rest[9..bar].trim().to_string());
+        rest = &rest[bar + 3..];
     }
     let t = rest.trim_start();
-    if t.starts_with('{') {
-        if let Ok(j) = serde_json::from_str::<JsonLine>(t) {
-            if j.severity.is_some() || j.body.is_some() {
-                let level = j.severity.as_deref().and_then(level_word);
-                if let Some(ts) = j.timestamp.as_ref().and_then(epoch_nanos) {
-                    time = Some(ts);
-                }
-                let mut message = j.body.unwrap_or_default();
-                if let Some(scope) = j.scope.filter(|s| !s.is_empty()) {
-                    message = format!("{scope}: {message}");
-                }
-                return Line {
-                    time,
-                    process,
-                    level,
-                    message,
-                };
-            }
+    if t.starts_with('{')
+        && let Ok(j) = serde_json::from_str::<JsonLine>(t)
+        && (j.severity.is_some() || j.body.is_some())
+    {
+        let level = j.severity.as_deref().and_then(level_word);
+        if let Some(ts) = j.timestamp.as_ref().and_then(epoch_nanos) {
+            time = Some(ts);
         }
+        let mut message = j.body.unwrap_or_default();
+        if let Some(scope) = j.scope.filter(|s| !s.is_empty()) {
+            message = format!("{scope}: {message}");
+        }
+        return Line {
+            time,
+            process,
+            level,
+            message,
+        };
     }
     let (level, message) = plain_level(t);
     Line {
@@ -432,10 +429,11 @@ fn plain_level(t: &str) -> (Option<Level>, String) {
         .filter(|w| !w.is_empty())
         .take(12)
     {
-        if w.len() >= 3 && w.bytes().all(|c| c.is_ascii_uppercase()) {
-            if let Some(l) = level_word(w) {
-                return (Some(l), t.to_string());
-            }
+        if w.len() >= 3
+            && w.bytes().all(|c| c.is_ascii_uppercase())
+            && let Some(l) = level_word(w)
+        {
+            return (Some(l), t.to_string());
         }
     }
     (None, String::new())
