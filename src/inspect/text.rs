@@ -139,3 +139,42 @@ pub fn findings(r: &Report, color: bool) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::findings::{Evidence, Finding};
+
+    fn report() -> Report {
+        let mut f = Finding::new(
+            "x",
+            Severity::Critical,
+            "storage-disk",
+            "disk \u{1b}]0;owned\u{7} full".into(),
+            "explained",
+        );
+        f.evidence
+            .push(Evidence::field("a.json", "o", "f", "\u{1b}[2Jtext".into()));
+        Report {
+            findings: vec![f],
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked_and_bundle_text_is_escaped() {
+        let plain = findings(&report(), false);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        assert!(
+            plain.contains("CRITICAL [storage-disk] disk \\u{1b}]0;owned\\u{7} full"),
+            "{plain}"
+        );
+        let coloured = findings(&report(), true);
+        assert!(coloured.contains("\u{1b}[1;31mCRITICAL"), "{coloured}");
+        // The only escapes are ours: the bundle's are shown as text.
+        assert!(
+            !coloured.contains("\u{1b}]0;") && !coloured.contains("\u{1b}[2J"),
+            "{coloured}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 
 mod containers;
 mod deployment;
+mod lines;
 pub mod logs;
 
 use std::collections::BTreeMap;
