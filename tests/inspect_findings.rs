@@ -7,6 +7,10 @@ mod support;
 #[path = "support/findings.rs"]
 mod findings_support;
 
+#[path = "support/fake_kube.rs"]
+#[allow(dead_code)]
+mod fake_kube;
+
 use std::path::Path;
 
 use findings_support::*;
@@ -888,4 +892,80 @@ fn html_page_renders_inert_in_a_real_browser() {
         shot.display()
     );
     println!("screenshot: {}", shot.display());
+}
+
+/// Bundles the Kubernetes collector really writes (from the fake API
+/// server's scenarios), not only hand-made ones.
+mod collected {
+    use super::*;
+    use crate::fake_kube::{FakeKube, Scenario};
+
+    fn collect_and_inspect(scenario: &str) -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeKube::start(Scenario::load(scenario));
+        let kc = fake.kubeconfig(dir.path(), "sourcegraph");
+        let r = sg(
+            &[
+                "collect",
+                "-c",
+                "search",
+                "-o",
+                "out.zip",
+                "--kubeconfig",
+                kc.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(
+            dir.path().join("out.zip").exists(),
+            "no bundle: {}",
+            r.stderr
+        );
+        inspect_json(dir.path(), &dir.path().join("out.zip"), &[])
+    }
+
+    #[test]
+    fn collected_kubernetes_bundles() {
+        let v = collect_and_inspect("healthy");
+        let critical: Vec<&Value> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "critical")
+            .collect();
+        assert!(critical.is_empty(), "healthy: {critical:#?}");
+        assert!(
+            v["logs"]["entries"].as_u64().unwrap() >= 3,
+            "{:#}",
+            v["logs"]
+        );
+
+        let v = collect_and_inspect("oomkilled");
+        let f = one(&v, "container-oom-killed");
+        assert!(
+            f["evidence"][0]["object"]
+                .as_str()
+                .unwrap()
+                .starts_with("rows[name=gitserver-0/gitserver"),
+            "{f}"
+        );
+
+        let v = collect_and_inspect("crashloop");
+        let f = one(&v, "container-crashloop");
+        assert!(f["title"].as_str().unwrap().contains("7 restarts"), "{f}");
+        assert_eq!(
+            v["category_hint"]["points_to"], "outage-crash",
+            "{:#}",
+            v["findings"]
+        );
+
+        let v = collect_and_inspect("pending");
+        let f = one(&v, "pod-unschedulable");
+        assert!(
+            f["title"].as_str().unwrap().contains(
+                "indexed-search-0 is Pending: 0/2 nodes are available: 2 Insufficient memory"
+            ),
+            "{f}"
+        );
+    }
 }
