@@ -921,7 +921,18 @@ mod collected {
             "no bundle: {}",
             r.stderr
         );
-        inspect_json(dir.path(), &dir.path().join("out.zip"), &[])
+        let bundle = dir.path().join("out.zip");
+        // The text view leads with the findings, then the summary.
+        let r = sg(&["inspect", bundle.to_str().unwrap()], dir.path());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let findings = r.stdout.find("Findings").unwrap();
+        assert!(
+            findings < r.stdout.find("Bundle      ").unwrap(),
+            "{}",
+            r.stdout
+        );
+        println!("{scenario}:\n{}", r.stdout);
+        inspect_json(dir.path(), &bundle, &[])
     }
 
     #[test]
