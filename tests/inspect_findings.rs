@@ -980,3 +980,33 @@ mod collected {
         );
     }
 }
+
+#[test]
+fn long_lines_and_escapes_in_logs_are_bounded_and_shown_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 2 MiB line with no newline at the end: read up to the bound, still matched.
+    let mut long = b"2025-11-25T04:00:01Z x509: certificate signed by unknown authority ".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 2 << 20));
+    let evil =
+        b"2025-11-25T04:00:02Z level=error msg=\"\x1b]0;owned\x07 no space left on device\"\n"
+            .to_vec();
+    let mut log = evil;
+    log.extend(long);
+    let files = with(vec![("kubernetes/pods/gitserver-0/gitserver.log", log)]);
+    let b = bundle(dir.path(), "l.zip", "other", "kubernetes", &files);
+    let v = inspect_json(dir.path(), &b, &[]);
+    assert_eq!(v["logs"]["long_lines"], 1);
+    // These two, and the healthy frontend's 51.
+    assert_eq!(v["logs"]["lines"], 2 + 51);
+    let f = one(&v, "x509-unknown-authority");
+    assert_eq!(f["evidence"][0]["line"], 2);
+    assert!(f["evidence"][0]["text"].as_str().unwrap().len() <= 300);
+    let r = sg(&["inspect", b.to_str().unwrap()], dir.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\\u{1b}]0;owned"), "{}", r.stdout);
+}

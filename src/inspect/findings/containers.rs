@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::{Evidence, Finding, Severity};
 use crate::bundle::summary::Row;
@@ -14,7 +14,7 @@ const NEAR_LIMIT: f64 = 0.90;
 /// Restarts worth a finding when the container is not crash-looping now.
 const MANY_RESTARTS: u64 = 3;
 
-pub fn findings(rows: &[Row], pods: Option<&Value>) -> Vec<Finding> {
+pub fn findings(rows: &[Row], pods: Option<&PodList>) -> Vec<Finding> {
     let init = init_containers(pods);
     let mut out = Vec::new();
     let mut pending_pods = HashSet::new();
@@ -150,15 +150,19 @@ pub fn findings(rows: &[Row], pods: Option<&Value>) -> Vec<Finding> {
             && limit > 0
             && used as f64 >= limit as f64 * NEAR_LIMIT
         {
+            let share = if used > limit {
+                "more than".to_string()
+            } else {
+                format!("{:.0}% of", used as f64 * 100.0 / limit as f64)
+            };
             out.push(
                 Finding::new(
                     "memory-near-limit",
                     Severity::Warning,
                     "performance-resources",
                     format!(
-                        "{} uses {:.0}% of its memory limit ({} of {})",
+                        "{} uses {share} its memory limit ({} of {})",
                         r.name,
-                        used as f64 * 100.0 / limit as f64,
                         super::super::format_bytes(used),
                         super::super::format_bytes(limit)
                     ),
@@ -204,20 +208,39 @@ fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
+/// Only what findings need of `pods.json`: parsed into these, the rest of
+/// a large (or hostile) list is skipped, not held.
+#[derive(Debug, Default, Deserialize)]
+pub struct PodList {
+    #[serde(default)]
+    items: Vec<Pod>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Pod {
+    metadata: Named,
+    spec: PodSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PodSpec {
+    init_containers: Vec<Named>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Named {
+    name: String,
+}
+
 /// `pod/container` names of init containers, from the pods' specs.
-fn init_containers(pods: Option<&Value>) -> HashSet<String> {
+fn init_containers(pods: Option<&PodList>) -> HashSet<String> {
     let mut out = HashSet::new();
-    let items = pods.and_then(|p| p["items"].as_array());
-    for pod in items.into_iter().flatten() {
-        let name = pod["metadata"]["name"].as_str().unwrap_or("");
-        for c in pod["spec"]["initContainers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            if let Some(c) = c["name"].as_str() {
-                out.insert(format!("{name}/{c}"));
-            }
+    for pod in pods.into_iter().flat_map(|p| &p.items) {
+        for c in &pod.spec.init_containers {
+            out.insert(format!("{}/{}", pod.metadata.name, c.name));
         }
     }
     out

@@ -161,7 +161,7 @@ pub fn analyze(bundle: &mut Bundle, sigs: &Signatures) -> Result<Report> {
     let summary: Option<crate::bundle::summary::Summary> =
         read_json(bundle, "summary.json", &mut r.notes);
     let rows = summary.map(|s| s.rows).unwrap_or_default();
-    let pods: Option<serde_json::Value> =
+    let pods: Option<containers::PodList> =
         read_json(bundle, "kubernetes/namespace/pods.json", &mut r.notes);
     r.findings
         .extend(containers::findings(&rows, pods.as_ref()));
