@@ -8,7 +8,6 @@ mod support;
 mod findings_support;
 
 #[path = "support/fake_kube.rs"]
-#[allow(dead_code)]
 mod fake_kube;
 
 use std::path::Path;
@@ -1009,4 +1008,40 @@ fn long_lines_and_escapes_in_logs_are_bounded_and_shown_safely() {
         r.stdout
     );
     assert!(r.stdout.contains("\\u{1b}]0;owned"), "{}", r.stdout);
+}
+
+#[test]
+fn kubernetes_events_evictions_and_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = |reason: &str, kind: &str, name: &str, msg: &str, count: u64| {
+        json!({"kind": "Event", "type": kind, "reason": reason, "message": msg, "count": count,
+               "involvedObject": {"kind": "Pod", "name": name},
+               "firstTimestamp": "2025-11-25T03:00:00Z", "lastTimestamp": "2025-11-25T03:59:00Z"})
+    };
+    let events = json!({"kind": "List", "items": [
+        ev("Started", "Normal", "gitserver-0", "Started container gitserver", 1),
+        ev("Evicted", "Warning", "searcher-0", "The node was low on resource: ephemeral-storage.", 1),
+        ev("FailedMount", "Warning", "gitserver-0", "MountVolume.SetUp failed for volume \"pvc-1\": timed out", 4),
+        ev("FailedAttachVolume", "Warning", "pgsql-0", "AttachVolume.Attach failed for volume \"pvc-2\"", 1),
+    ]});
+    let files = with(vec![(
+        "kubernetes/namespace/events.json",
+        json_bytes(&events),
+    )]);
+    let b = bundle(dir.path(), "e.zip", "storage-disk", "kubernetes", &files);
+    let v = inspect_json(dir.path(), &b, &[]);
+    let f = one(&v, "pod-evicted");
+    assert_eq!(f["category"], "performance-resources");
+    assert_eq!(
+        f["evidence"][0]["entry"],
+        "kubernetes/namespace/events.json"
+    );
+    assert_eq!(f["evidence"][0]["object"], "Pod searcher-0");
+    assert_eq!(f["evidence"][0]["field"], "items[1].reason");
+    let f = one(&v, "volume-mount-failed");
+    assert_eq!(f["category"], "storage-disk");
+    assert_eq!(f["count"], 5);
+    assert_eq!(f["evidence"].as_array().unwrap().len(), 2);
+    assert_eq!(f["first_seen"], "2025-11-25T03:00:00Z");
+    assert_eq!(ids(&v).len(), 2, "{:?}", ids(&v));
 }

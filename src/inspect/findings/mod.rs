@@ -6,6 +6,7 @@
 
 mod containers;
 mod deployment;
+mod events;
 mod lines;
 pub mod logs;
 
@@ -165,6 +166,8 @@ pub fn analyze(bundle: &mut Bundle, sigs: &Signatures) -> Result<Report> {
         read_json(bundle, "kubernetes/namespace/pods.json", &mut r.notes);
     r.findings
         .extend(containers::findings(&rows, pods.as_ref()));
+    let events: Option<events::EventList> = read_json(bundle, events::EVENTS, &mut r.notes);
+    r.findings.extend(events::findings(events.as_ref()));
     r.findings.extend(deployment::nodes(bundle, &mut r.notes));
     r.findings.extend(deployment::disks(bundle, &mut r.notes));
     r.findings.extend(deployment::version_skew(&rows));
