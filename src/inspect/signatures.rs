@@ -209,6 +209,12 @@ mod tests {
         assert_eq!(hit("git clone failed: exit status 128"), ["clone-exit-128"]);
         assert!(hit("level=info msg=\"frontend listening\" addr=:3080").is_empty());
         assert_eq!(hit("X509: CERTIFICATE SIGNED by nobody"), [] as [&str; 0]);
+        // A gap in a pattern does not cross a JSON field: the scope and the
+        // body of a healthy line do not make a match together.
+        assert!(
+            hit(r#"{"InstrumentationScope":"migrator","Body":"no failed migrations"}"#).is_empty()
+        );
+        assert!(hit(r#"{"InstrumentationScope":"licensing","Body":"user count 12"}"#).is_empty());
         assert_eq!(
             hit("a Dirty Database, and exit status 128"),
             ["dirty-database", "clone-exit-128"]
