@@ -10,6 +10,11 @@ mod findings_support;
 #[path = "support/fake_kube.rs"]
 mod fake_kube;
 
+#[path = "support/chromium.rs"]
+mod chromium;
+
+use chromium::{chromium, run_chromium};
+
 use std::path::Path;
 
 use findings_support::*;
@@ -780,48 +785,6 @@ fn html_page_escapes_everything_from_the_bundle() {
         std::fs::metadata(&page).unwrap().permissions().mode() & 0o777,
         0o600
     );
-}
-
-fn chromium() -> Option<String> {
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {name}")])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        if found.is_some() {
-            return found;
-        }
-    }
-    None
-}
-
-/// Headless Chromium, bounded in time, with a throwaway profile.
-fn run_chromium(bin: &str, profile: &Path, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("timeout")
-        .arg("120")
-        .arg(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .expect("running chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 #[test]
