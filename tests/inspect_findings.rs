@@ -576,6 +576,15 @@ fn docker_compose_bundle_with_timestamped_plain_logs() {
         ),
         (Some("gitserver-0"), Some("clone failed"), Some(2))
     );
+    // pure-docker bundles have the same layout: the same findings.
+    let b = bundle(
+        dir.path(),
+        "pd.zip",
+        "repository-sync",
+        "pure-docker",
+        &files,
+    );
+    assert_eq!(ids(&inspect_json(dir.path(), &b, &[])), ids(&v));
 }
 
 #[test]
@@ -1007,4 +1016,44 @@ fn kubernetes_events_evictions_and_mounts() {
     assert_eq!(f["evidence"].as_array().unwrap().len(), 2);
     assert_eq!(f["first_seen"], "2025-11-25T03:00:00Z");
     assert_eq!(ids(&v).len(), 2, "{:?}", ids(&v));
+}
+
+/// On a terminal (a pty from util-linux `script`) findings are coloured,
+/// unless NO_COLOR is set.
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    let has_script = std::process::Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        println!("SKIPPED colour_on_a_terminal_unless_no_color: util-linux `script` not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut oom = row("gitserver-0/gitserver", "gitserver", "6.12.5040");
+    oom["oom_killed"] = json!(true);
+    let files = with(vec![("summary.json", summary(vec![oom]))]);
+    let b = bundle(dir.path(), "tty.zip", "other", "kubernetes", &files);
+    let on_tty = |no_color: bool| {
+        let cmd = format!("{} inspect {}", bin(), b.display());
+        let mut c = std::process::Command::new("script");
+        c.current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .env("HOME", dir.path())
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        // `script` gives the command a terminal, whatever the test's stdout is.
+        let out = c.args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_tty(false);
+    assert!(coloured.contains("\u{1b}[1;31mCRITICAL"), "{coloured}");
+    let plain = on_tty(true);
+    assert!(
+        plain.contains("CRITICAL") && !plain.contains('\u{1b}'),
+        "{plain}"
+    );
 }
