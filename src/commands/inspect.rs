@@ -1,17 +1,17 @@
-//! `sg-debug inspect BUNDLE`: the summary by default; one action instead
-//! with a flag (entries, one entry, verification, leak scan, extraction,
-//! JSON for scripts).
+//! `sg-debug inspect BUNDLE`: findings then the summary by default; one
+//! action instead with a flag (entries, one entry, verification, leak scan,
+//! extraction, JSON for scripts, an HTML page for a ticket).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::bundle::Bundle;
 use crate::display::terminal_safe;
-use crate::fsutil::cleanup;
+use crate::fsutil::{Partial, cleanup, with_suffix};
 use crate::inspect;
 
 #[derive(Debug, Args)]
@@ -19,9 +19,20 @@ use crate::inspect;
 pub struct InspectArgs {
     /// The bundle (.zip) to open
     pub bundle: PathBuf,
-    /// Print the manifest and derived figures as JSON
+    /// Print the manifest, derived figures and findings as JSON
+    /// (schema: docs/findings.md)
     #[arg(long, group = "action")]
     pub json: bool,
+    /// Write the findings as one self-contained HTML page to FILE
+    #[arg(long, value_name = "FILE", group = "action")]
+    pub html: Option<PathBuf>,
+    /// Only the summary, from the manifest alone: no findings, no logs read
+    #[arg(long, group = "action")]
+    pub summary: bool,
+    /// Add log signatures from a YAML file (format: signatures/README.md);
+    /// repeatable
+    #[arg(long = "signatures", value_name = "FILE")]
+    pub signatures: Vec<PathBuf>,
     /// List entries with their sizes
     #[arg(long, group = "action")]
     pub list: bool,
@@ -48,12 +59,37 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
     // quietly instead of a panic (see main.rs).
     let mut out = io::stdout().lock();
     if args.json {
+        let report = analyze(&mut bundle, &args.signatures)?;
         let value = serde_json::json!({
             "bundle": bundle.path(),
             "manifest": bundle.manifest(),
             "derived": inspect::Derived::of(bundle.manifest()),
+            "findings": report.findings,
+            "top_messages": report.top_messages,
+            "category_hint": report.category_hint,
+            "containers": report.containers,
+            "drift": report.drift,
+            "logs": report.logs,
+            "notes": report.notes,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else if let Some(path) = &args.html {
+        let report = analyze(&mut bundle, &args.signatures)?;
+        let page = inspect::html::page(&bundle, &report);
+        // Owner-only and complete or absent: the page holds customer data.
+        let (partial, mut f) = Partial::file(with_suffix(path, ".partial"))?;
+        f.write_all(page.as_bytes())
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing {}", path.display()))?;
+        partial.commit(path)?;
+        writeln!(
+            out,
+            "wrote {} ({} findings)",
+            path.display(),
+            report.findings.len()
+        )?;
+    } else if args.summary {
+        write!(out, "{}", inspect::summary(&bundle))?;
     } else if args.list {
         write!(out, "{}", inspect::list(&bundle))?;
     } else if let Some(name) = &args.cat {
@@ -119,9 +155,18 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
         let n = bundle.extract(dir)?;
         writeln!(out, "extracted {n} files into {}", dir.display())?;
     } else {
+        let report = analyze(&mut bundle, &args.signatures)?;
+        let color =
+            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        write!(out, "{}", inspect::text::findings(&report, color))?;
         write!(out, "{}", inspect::summary(&bundle))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn analyze(bundle: &mut Bundle, extra: &[PathBuf]) -> Result<inspect::findings::Report> {
+    let sigs = inspect::signatures::Signatures::load(extra)?;
+    inspect::findings::analyze(bundle, &sigs)
 }
 
 /// Entry text for a terminal: line breaks and tabs kept, other control

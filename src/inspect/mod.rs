@@ -2,6 +2,12 @@
 //! lines, the figures behind it, the entry list, and the leak scan.
 //! `commands::inspect` chooses which and prints it.
 
+pub mod findings;
+pub mod html;
+pub mod signatures;
+mod template;
+pub mod text;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
