@@ -429,9 +429,12 @@ pub fn check_redact_structured(data: &[u8]) {
     };
     let name = NAMES[usize::from(sel & 3)];
     let shapes = if name.contains(".json") { JSON } else { YAML };
-    let shape = shapes[usize::from(sel >> 2) % shapes.len()];
+    let i = usize::from(sel >> 2) % shapes.len();
+    // JSON argument lists; YAML env pairs and block scalars: only the
+    // structure ties these secrets to their key, not the line.
+    let structure_only = if shapes == JSON { i == 5 } else { i >= 4 };
     // Structured files: the planted pair always gets lines of its own.
-    check_redaction(name, shape, Join::OwnLine, rest);
+    check_redaction(name, shapes[i], structure_only, Join::OwnLine, rest);
 }
 
 /// As `check_redact_structured`, for the line pass (`x.log`): the low two
@@ -452,7 +455,7 @@ pub fn check_redact_lines(data: &[u8]) {
         1 => Join::Spaces,
         _ => Join::SpaceThenNewline,
     };
-    check_redaction("x.log", shape, join, rest);
+    check_redaction("x.log", shape, false, join, rest);
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -465,7 +468,7 @@ enum Join {
     SpaceThenNewline,
 }
 
-fn check_redaction(name: &str, shape: &str, join: Join, rest: &[u8]) {
+fn check_redaction(name: &str, shape: &str, structure_only: bool, join: Join, rest: &[u8]) {
     let Some((pos, text)) = rest.split_first_chunk::<2>() else {
         return;
     };
@@ -494,7 +497,7 @@ fn check_redaction(name: &str, shape: &str, join: Join, rest: &[u8]) {
     body.extend_from_slice(&text[at..]);
 
     let red = &*REDACTOR;
-    let out = match redact(red, name, &body) {
+    let (out, line_pass) = match redact(red, name, &body) {
         Err(reason) => {
             // Left out whole: only for binary content (a NUL in what is
             // sniffed; no built-in rule declares x.* binary-safe).
@@ -508,7 +511,14 @@ fn check_redaction(name: &str, shape: &str, join: Join, rest: &[u8]) {
         }
         Ok(out) => out,
     };
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
     if has_window(&out) {
+        if structure_only && line_pass && skip_known("fallback-misses-structure") {
+            return;
+        }
+        if after_open_marker(&out) && skip_known("unclosed-marker-prefix") {
+            return;
+        }
         broken!(
             "secret-never-in-output",
             "{name}: a piece of the planted secret survives:\n--- input\n{}\n--- output\n{}",
@@ -521,6 +531,13 @@ fn check_redaction(name: &str, shape: &str, join: Join, rest: &[u8]) {
     let pem = memmem(&body, b"PRIVATE KEY-----");
     let nul = body.contains(&0);
     if !pem && !nul && count_lines(&body) != count_lines(&out) {
+        let fewer = count_lines(&out) < count_lines(&body);
+        if fewer && yaml && !line_pass && skip_known("yaml-multiline-scalar-collapsed") {
+            return;
+        }
+        if fewer && line_pass && has_open_quote(&body) && skip_known("open-quote-eats-newline") {
+            return;
+        }
         broken!(
             "line-count-unchanged",
             "{name}: {} newlines in, {} out:\n--- input\n{}\n--- output\n{}",
@@ -543,8 +560,9 @@ fn check_redaction(name: &str, shape: &str, join: Join, rest: &[u8]) {
         );
     }
     match redact(red, name, &out) {
-        Ok(again) if again == out => {}
-        Ok(again) => broken!(
+        Ok((again, _)) if again == out => {}
+        Ok((_, false)) if yaml && line_pass && skip_known("yaml-marker-is-flow-sequence") => {}
+        Ok((again, _)) => broken!(
             "idempotent",
             "{name}: a second pass changed the output:\n--- input\n{}\n--- first\n{}\n--- second\n{}",
             String::from_utf8_lossy(&body),
@@ -555,8 +573,10 @@ fn check_redaction(name: &str, shape: &str, join: Join, rest: &[u8]) {
     }
 }
 
-/// The full pass, read to the end; `Err` when the artifact was left out.
-fn redact(red: &Redactor, name: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+/// The full pass, read to the end, and whether the line pass did it (a
+/// log, or a structured file that could not be parsed); `Err` when the
+/// artifact was left out.
+fn redact(red: &Redactor, name: &str, body: &[u8]) -> Result<(Vec<u8>, bool), String> {
     let kind = if name.ends_with(".log") {
         FileKind::Log
     } else {
@@ -573,14 +593,65 @@ fn redact(red: &Redactor, name: &str, body: &[u8]) -> Result<Vec<u8>, String> {
     match red.redact(artifact) {
         Outcome::Omitted { reason, .. } => Err(reason),
         Outcome::Kept(k) => {
-            let (_, mut r, _) = k.into_parts();
+            let (_, mut r, counts) = k.into_parts();
             let mut out = Vec::new();
             if let Err(e) = r.read_to_end(&mut out) {
                 broken!("readable", "{name}: reading the redacted body: {e}");
             }
-            Ok(out)
+            let line_pass =
+                name.ends_with(".log") || counts.notes().iter().any(|n| n.contains("line by line"));
+            Ok((out, line_pass))
         }
     }
+}
+
+/// Open bugs, filed under fuzz/regressions/<target>/open/ and reported.
+/// While fuzzing (`SG_FUZZ_SKIP_KNOWN=1`, which scripts/fuzz sets) an
+/// input that shows only one of them is passed over, so that the fuzzer
+/// keeps looking for new ones instead of finding these again every few
+/// seconds. The replay test never sets it.
+///
+/// - `fallback-misses-structure`: a structured file that cannot be parsed
+///   goes through the line pass, which does not see secrets tied to their
+///   key by structure only (env pairs, argument lists, block scalars).
+/// - `yaml-multiline-scalar-collapsed`: a redacted multi-line YAML scalar
+///   is written back as a one-line quoted string.
+/// - `open-quote-eats-newline`: in the line pass, a quoted value without
+///   its closing quote runs over the line's newline, joining two lines.
+/// - `unclosed-marker-prefix`: in the line pass, a `[REDACTED:` with no
+///   `]` after it turns off redaction for the rest of its line.
+/// - `yaml-marker-is-flow-sequence`: markers written by the line-pass
+///   fallback into YAML values read as flow sequences on a second pass,
+///   which redacts them again.
+fn skip_known(id: &str) -> bool {
+    static SKIP: LazyLock<bool> =
+        LazyLock::new(|| std::env::var("SG_FUZZ_SKIP_KNOWN").is_ok_and(|v| v == "1"));
+    let _ = id;
+    *SKIP
+}
+
+/// A piece of the secret that follows a `[REDACTED:` on its line with no
+/// `]` in between.
+fn after_open_marker(out: &[u8]) -> bool {
+    out.split(|&c| c == b'\n').any(|line| {
+        SECRET.as_bytes().windows(WINDOW).any(|w| {
+            line.windows(w.len())
+                .position(|x| x == w)
+                .is_some_and(|at| {
+                    let before = &line[..at];
+                    before
+                        .windows(10)
+                        .rposition(|x| x == b"[REDACTED:")
+                        .is_some_and(|m| !before[m..].contains(&b']'))
+                })
+        })
+    })
+}
+
+/// Any quote at all: a quoted value whose closing quote is missing (or
+/// is another value's) is what runs over a newline in the line pass.
+fn has_open_quote(b: &[u8]) -> bool {
+    b.iter().any(|&c| c == b'"' || c == b'\'')
 }
 
 fn has_window(hay: &[u8]) -> bool {
