@@ -37,7 +37,55 @@ impl Marker {
     }
 }
 
-/// True when `s` is (or starts with) a marker: already redacted, leave it.
+/// The length of the complete marker at the start of `s`, if there is one:
+/// `[REDACTED:<rule id>:<8 hex>]`. Only a complete marker counts: text
+/// that merely starts like one (`[REDACTED:` typed into a log, say) must
+/// not shield what follows it from the pass.
+pub fn marker_len(s: &[u8]) -> Option<usize> {
+    let rest = s.strip_prefix(PREFIX)?;
+    let colon = rest.iter().position(|b| *b == b':')?;
+    let rule = &rest[..colon];
+    let rule_ok = !rule.is_empty()
+        && rule.len() <= 64
+        && rule
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let hex = rest.get(colon + 1..colon + 9)?;
+    (rule_ok && hex.iter().all(u8::is_ascii_hexdigit) && rest.get(colon + 9) == Some(&b']'))
+        .then_some(PREFIX.len() + colon + 10)
+}
+
+/// True when `s` is a value already redacted: a complete marker, followed
+/// by nothing that could be more of a secret (quotes, spaces, or the
+/// ` (N bytes)` a Kubernetes Secret's marker carries).
 pub fn is_marker(s: &[u8]) -> bool {
-    s.starts_with(PREFIX)
+    let Some(n) = marker_len(s) else {
+        return false;
+    };
+    let mut rest = &s[n..];
+    if let Some(r) = rest.strip_prefix(b" (") {
+        let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 && r[digits..].starts_with(b" bytes)") {
+            rest = &r[digits + b" bytes)".len()..];
+        }
+    }
+    !rest.iter().any(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complete_markers_count() {
+        let m = Marker::with_key([1; 32]).make("url-password", b"pw");
+        assert_eq!(marker_len(m.as_bytes()), Some(m.len()));
+        assert!(is_marker(m.as_bytes()));
+        assert!(is_marker(format!("{m} (12 bytes)").as_bytes()));
+        assert!(is_marker(format!("{m}\"").as_bytes()));
+        assert!(!is_marker(b"[REDACTED:"));
+        assert!(!is_marker(b"[REDACTED: password=hunter2"));
+        assert!(!is_marker(b"[REDACTED:x:1234567]"));
+        assert!(!is_marker(format!("{m}hunter2").as_bytes()));
+    }
 }

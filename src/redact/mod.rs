@@ -277,6 +277,19 @@ impl Redactor {
         counts.note(format!(
             "structured redaction not possible ({why}); redacted line by line"
         ));
+        // What structure would have tied to a secret's name (env pairs)
+        // is looked for line by line first, in the part held in memory.
+        let buf = match String::from_utf8(buf) {
+            Ok(text) => {
+                let mut local = BTreeMap::new();
+                let out = structured::env_pairs(&text, &mut self.line_redactor(), &mut local);
+                for (rule, n) in local {
+                    counts.add(&rule, n);
+                }
+                out.into_bytes()
+            }
+            Err(e) => e.into_bytes(),
+        };
         let body: Box<dyn BufRead + Send> = Box::new(BufReader::new(Cursor::new(buf).chain(rest)));
         Outcome::Kept(self.line_pass(meta, body, counts))
     }

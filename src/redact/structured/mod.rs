@@ -129,6 +129,11 @@ impl Walker<'_> {
                     .and_then(|name| self.red.rules().secret_key(name))
                     .map(str::to_string);
                 for (k, v) in entries {
+                    // A YAML complex key (`? {password: x}`) is a value
+                    // too: walk it like one.
+                    if matches!(k.kind, Kind::Map(_) | Kind::Seq(_)) {
+                        self.walk(k, depth + 1);
+                    }
                     let key = k.text().unwrap_or_default();
                     if is_secret_object && matches!(key, "data" | "stringData") {
                         self.secret_data(v, key == "data");
@@ -297,6 +302,12 @@ impl Walker<'_> {
                 self.replace_raw(n, &inner.0);
             }
             return;
+        }
+        // YAML held in a block scalar (a manifest in a ConfigMap): its
+        // env pairs are tied to their names only by structure.
+        if s.contains('\n') {
+            let paired = env_pairs(s, self.red, self.counts);
+            return self.line_pass_leaf(n, s, &paired);
         }
         self.line_pass_leaf(n, s, s);
     }
@@ -470,6 +481,51 @@ fn base64_decoded_len(s: &str) -> usize {
         }
 }
 
+/// `- name: PGPASSWORD` followed by `value: ...` on the next line, in
+/// text the structured pass cannot parse (or YAML held in a string): the
+/// value goes when the name is a secret's, as the structured pass would
+/// do. Line by line; the number of lines never changes.
+pub fn env_pairs(text: &str, red: &mut LineRedactor, counts: &mut BTreeMap<String, u64>) -> String {
+    fn field<'a>(line: &'a str, key: &str) -> Option<(usize, &'a str)> {
+        let t = line.trim_start();
+        let t = t.strip_prefix('-').map_or(t, str::trim_start);
+        let rest = t.strip_prefix(key)?.strip_prefix(':')?;
+        let value = rest.trim();
+        let start = line.len() - rest.trim_start().len();
+        (!value.is_empty()).then_some((start, value))
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rule: Option<String> = None;
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let (body, cr) = match body.strip_suffix('\r') {
+            Some(b) => (b, "\r"),
+            None => (body, ""),
+        };
+        if let (Some(r), Some((start, value))) = (rule.take(), field(body, "value"))
+            && !is_marker(value.trim_matches(['"', '\'']).as_bytes())
+            && !not_a_secret(value.trim_matches(['"', '\'']).as_bytes())
+        {
+            let marker = red.marker().make(&r, value.as_bytes());
+            *counts.entry(r).or_default() += 1;
+            out.push_str(&body[..start]);
+            out.push_str(&marker);
+            out.push_str(cr);
+            out.push_str(nl);
+            continue;
+        }
+        rule = field(body, "name").and_then(|(_, name)| {
+            let name = name.trim_matches(['"', '\'']);
+            red.rules().secret_key(name).map(str::to_string)
+        });
+        out.push_str(line);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,5 +558,34 @@ mod tests {
                 "é ü"
             ]
         );
+    }
+
+    fn red() -> LineRedactor {
+        LineRedactor::new(
+            std::sync::Arc::new(crate::redact::rules::RuleSet::load(&[], &[]).unwrap()),
+            crate::redact::marker::Marker::with_key([3; 32]),
+        )
+    }
+
+    #[test]
+    fn complex_keys_are_walked() {
+        let src = "? password: Zq8rT1vX9kLm2NwP4yBs\n: x\n";
+        let out = redact(Format::Yaml, src, &mut red(), &mut BTreeMap::new()).unwrap();
+        assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
+    }
+
+    #[test]
+    fn env_pairs_are_found_without_structure() {
+        let mut counts = BTreeMap::new();
+        // Unparseable YAML, and YAML inside a block scalar.
+        let text = "]\nenv:\n- name: PGPASSWORD\n  value: Zq8rT1vX9kLm2NwP4yBs\n- name: LOG_LEVEL\n  value: debug\n";
+        let out = env_pairs(text, &mut red(), &mut counts);
+        assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
+        assert!(out.contains("value: debug"), "{out}");
+        assert_eq!(out.lines().count(), text.lines().count());
+        let src = "manifest: |\n  env:\n  - name: PGPASSWORD\n    value: Zq8rT1vX9kLm2NwP4yBs\n";
+        let out = redact(Format::Yaml, src, &mut red(), &mut counts).unwrap();
+        assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
+        assert_eq!(out.lines().count(), src.lines().count());
     }
 }

@@ -483,9 +483,10 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
 }
 
+/// Whether `pos` falls inside a complete marker.
 fn inside_marker(line: &[u8], pos: usize) -> bool {
     match memmem::rfind(&line[..pos], super::marker::PREFIX) {
-        Some(i) => !line[i..pos].contains(&b']'),
+        Some(i) => super::marker::marker_len(&line[i..]).is_some_and(|n| i + n > pos),
         None => false,
     }
 }
