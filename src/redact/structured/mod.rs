@@ -303,8 +303,19 @@ impl Walker<'_> {
             }
             return;
         }
-        // YAML held in a block scalar (a manifest in a ConfigMap): its
-        // env pairs are tied to their names only by structure.
+        // YAML held in a block scalar (a manifest in a ConfigMap): by
+        // structure when it parses, and its env pairs line by line.
+        if s.contains('\n')
+            && depth < MAX_DEPTH
+            && is_yaml_mapping(s)
+            && let Ok(inner) = redact_nested_as(Format::Yaml, s, self.red, depth)
+            && inner.0 != s
+        {
+            for (rule, n) in inner.1 {
+                *self.counts.entry(rule).or_default() += n;
+            }
+            return self.line_pass_leaf(n, s, &inner.0);
+        }
         if s.contains('\n') {
             let paired = env_pairs(s, self.red, self.counts);
             return self.line_pass_leaf(n, s, &paired);
@@ -440,13 +451,37 @@ fn redact_nested(
     red: &LineRedactor,
     depth: usize,
 ) -> Result<(String, BTreeMap<String, u64>), String> {
+    redact_nested_as(Format::Json, s, red, depth)
+}
+
+fn redact_nested_as(
+    format: Format,
+    s: &str,
+    red: &LineRedactor,
+    depth: usize,
+) -> Result<(String, BTreeMap<String, u64>), String> {
     if depth > MAX_DEPTH / 2 {
         return Err("too deep".into());
     }
     let mut counts = BTreeMap::new();
     let mut inner = LineRedactor::new_sharing(red);
-    let out = redact(Format::Json, s, &mut inner, &mut counts)?;
+    let out = redact(format, s, &mut inner, &mut counts)?;
     Ok((out, counts))
+}
+
+/// Whether a multi-line string reads as a YAML mapping (a manifest or a
+/// config held in a block scalar): then it is redacted by structure too.
+fn is_yaml_mapping(s: &str) -> bool {
+    matches!(
+        yaml::parse(s).as_deref(),
+        Ok([
+            Node {
+                kind: Kind::Map(_),
+                ..
+            },
+            ..
+        ])
+    )
 }
 
 /// `--requirepass` -> `requirepass`: a command-line flag that takes its
