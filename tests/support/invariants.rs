@@ -632,9 +632,13 @@ fn redact(red: &Redactor, name: &str, body: &[u8]) -> Result<(Vec<u8>, bool), St
 fn skip_known(id: &str) -> bool {
     static SKIP: LazyLock<bool> =
         LazyLock::new(|| std::env::var("SG_FUZZ_SKIP_KNOWN").is_ok_and(|v| v == "1"));
-    let _ = id;
-    *SKIP
+    *SKIP && OPEN.contains(&id)
 }
+
+/// Classes of bugs filed under `fuzz/regressions/*/open/` and not fixed
+/// yet. Empty: every class found so far is fixed, and its inputs are
+/// replayed by `cargo test`; fuzzing looks for all of them again.
+const OPEN: &[&str] = &[];
 
 /// A piece of the secret that follows a `[REDACTED:` on its line with no
 /// `]` in between.

@@ -467,7 +467,7 @@ fn push_span(spans: &mut Vec<Span>, line: &[u8], mut s: usize, mut e: usize, rul
     while e > s && odd_backslashes_before(line, e) {
         e -= 1;
     }
-    if e <= s || is_marker(&line[s..e]) || inside_marker(line, s) {
+    if e <= s || is_marker(&line[s..e]) || inside_marker(line, s) || holds_marker(&line[s..e]) {
         return;
     }
     spans.push(Span {
@@ -481,6 +481,18 @@ fn push_span(spans: &mut Vec<Span>, line: &[u8], mut s: usize, mut e: usize, rul
 /// Bytes a key is made of (the KV pattern's key class).
 fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// Whether `span` ends in an earlier pass's marker (nothing that could be
+/// a secret after it): a match that takes one in, like the URL password
+/// of `u:key=[REDACTED:…]&@host`, is text already redacted, and redacting
+/// it again would change the output on every run. Text after the last
+/// marker is still redacted.
+fn holds_marker(span: &[u8]) -> bool {
+    let last = memmem::find_iter(span, super::marker::PREFIX)
+        .filter_map(|i| super::marker::marker_len(&span[i..]).map(|n| i + n))
+        .last();
+    last.is_some_and(|end| !span[end..].iter().any(u8::is_ascii_alphanumeric))
 }
 
 /// Whether `pos` falls inside a complete marker.
