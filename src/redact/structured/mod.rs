@@ -516,10 +516,11 @@ fn base64_decoded_len(s: &str) -> usize {
         }
 }
 
-/// `- name: PGPASSWORD` followed by `value: ...` on the next line, in
-/// text the structured pass cannot parse (or YAML held in a string): the
-/// value goes when the name is a secret's, as the structured pass would
-/// do. Line by line; the number of lines never changes.
+/// What structure ties to a secret's name, found line by line in text
+/// the structured pass cannot parse (or YAML held in a string): the value
+/// of `- name: PGPASSWORD` / `value: ...` pairs, and every line of a block
+/// scalar under a secret key (`secretKey: |`). The number of lines never
+/// changes.
 pub fn env_pairs(text: &str, red: &mut LineRedactor, counts: &mut BTreeMap<String, u64>) -> String {
     fn field<'a>(line: &'a str, key: &str) -> Option<(usize, &'a str)> {
         let t = line.trim_start();
@@ -529,8 +530,21 @@ pub fn env_pairs(text: &str, red: &mut LineRedactor, counts: &mut BTreeMap<Strin
         let start = line.len() - rest.trim_start().len();
         (!value.is_empty()).then_some((start, value))
     }
+    /// `KEY: |`, `KEY: >-`, `- KEY: |2`: the key of a block scalar.
+    fn block_key(line: &str) -> Option<&str> {
+        let t = line.trim_start();
+        let t = t.strip_prefix('-').map_or(t, str::trim_start);
+        let (key, rest) = t.split_once(':')?;
+        let ind = rest.trim();
+        let is_block = ind.starts_with(['|', '>'])
+            && ind[1..].chars().all(|c| matches!(c, '-' | '+' | '1'..='9'));
+        is_block.then(|| key.trim().trim_matches(['"', '\'']))
+    }
+    let indent = |l: &str| l.len() - l.trim_start().len();
     let mut out = String::with_capacity(text.len());
     let mut rule: Option<String> = None;
+    // Inside a secret block scalar: its rule and the key line's indent.
+    let mut block: Option<(String, usize)> = None;
     for line in text.split_inclusive('\n') {
         let (body, nl) = match line.strip_suffix('\n') {
             Some(b) => (b, "\n"),
@@ -540,6 +554,23 @@ pub fn env_pairs(text: &str, red: &mut LineRedactor, counts: &mut BTreeMap<Strin
             Some(b) => (b, "\r"),
             None => (body, ""),
         };
+        if let Some((r, key_indent)) = &block {
+            if body.trim().is_empty() {
+                out.push_str(line);
+                continue;
+            }
+            if indent(body) > *key_indent {
+                let content = body.trim_start();
+                let marker = red.marker().make(r, content.as_bytes());
+                *counts.entry(r.clone()).or_default() += 1;
+                out.push_str(&body[..indent(body)]);
+                out.push_str(&marker);
+                out.push_str(cr);
+                out.push_str(nl);
+                continue;
+            }
+            block = None;
+        }
         if let (Some(r), Some((start, value))) = (rule.take(), field(body, "value"))
             && !is_marker(value.trim_matches(['"', '\'']).as_bytes())
             && !not_a_secret(value.trim_matches(['"', '\'']).as_bytes())
@@ -556,6 +587,11 @@ pub fn env_pairs(text: &str, red: &mut LineRedactor, counts: &mut BTreeMap<Strin
             let name = name.trim_matches(['"', '\'']);
             red.rules().secret_key(name).map(str::to_string)
         });
+        if let Some(key) = block_key(body)
+            && let Some(r) = red.rules().secret_key(key)
+        {
+            block = Some((r.to_string(), indent(body)));
+        }
         out.push_str(line);
     }
     out
