@@ -137,7 +137,11 @@ impl Walker<'_> {
                     let key = k.text().unwrap_or_default();
                     if is_secret_object && matches!(key, "data" | "stringData") {
                         self.secret_data(v, key == "data");
-                    } else if let Some(rule) = self.red.rules().secret_key(key) {
+                    } else if let Some(rule) = self.red.rules().secret_key(key)
+                        // A key holding an earlier pass's marker names its
+                        // rule (`url-password`), not a secret.
+                        && !key.contains("[REDACTED:")
+                    {
                         let rule = rule.to_string();
                         self.redact_all(v, &rule, depth + 1);
                     } else if let (Some(rule), "value") = (&pair_rule, key) {

@@ -483,12 +483,17 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
 }
 
-/// Whether `span` ends in an earlier pass's marker (nothing that could be
-/// a secret after it): a match that takes one in, like the URL password
-/// of `u:key=[REDACTED:…]&@host`, is text already redacted, and redacting
-/// it again would change the output on every run. Text after the last
-/// marker is still redacted.
+/// Whether `span` is (or takes in) an earlier pass's marker: one that
+/// starts with a complete marker, or ends in one with nothing that could
+/// be a secret after it (the URL password of `u:key=[REDACTED:…]&@host`).
+/// Such text was redacted already; redacting it again, with a rule that
+/// draws the span a little differently, would change the output on every
+/// run. (A forged marker right before a secret is the price; no log writes
+/// one by accident.)
 fn holds_marker(span: &[u8]) -> bool {
+    if super::marker::marker_len(span).is_some() {
+        return true;
+    }
     let last = memmem::find_iter(span, super::marker::PREFIX)
         .filter_map(|i| super::marker::marker_len(&span[i..]).map(|n| i + n))
         .last();
