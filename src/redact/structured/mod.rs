@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 mod json;
+mod pairs;
 mod yaml;
+
+pub use pairs::env_pairs;
 
 use super::RedactionCounts;
 use super::marker::is_marker;
@@ -520,147 +523,5 @@ fn base64_decoded_len(s: &str) -> usize {
         }
 }
 
-/// What structure ties to a secret's name, found line by line in text
-/// the structured pass cannot parse (or YAML held in a string): the value
-/// of `- name: PGPASSWORD` / `value: ...` pairs, and every line of a block
-/// scalar under a secret key (`secretKey: |`). The number of lines never
-/// changes.
-pub fn env_pairs(text: &str, red: &mut LineRedactor, counts: &mut BTreeMap<String, u64>) -> String {
-    fn field<'a>(line: &'a str, key: &str) -> Option<(usize, &'a str)> {
-        let t = line.trim_start();
-        let t = t.strip_prefix('-').map_or(t, str::trim_start);
-        let rest = t.strip_prefix(key)?.strip_prefix(':')?;
-        let value = rest.trim();
-        let start = line.len() - rest.trim_start().len();
-        (!value.is_empty()).then_some((start, value))
-    }
-    /// `KEY: |`, `KEY: >-`, `- KEY: |2`: the key of a block scalar.
-    fn block_key(line: &str) -> Option<&str> {
-        let t = line.trim_start();
-        let t = t.strip_prefix('-').map_or(t, str::trim_start);
-        let (key, rest) = t.split_once(':')?;
-        let ind = rest.trim();
-        let is_block = ind.starts_with(['|', '>'])
-            && ind[1..].chars().all(|c| matches!(c, '-' | '+' | '1'..='9'));
-        is_block.then(|| key.trim().trim_matches(['"', '\'']))
-    }
-    let indent = |l: &str| l.len() - l.trim_start().len();
-    let mut out = String::with_capacity(text.len());
-    let mut rule: Option<String> = None;
-    // Inside a secret block scalar: its rule and the key line's indent.
-    let mut block: Option<(String, usize)> = None;
-    for line in text.split_inclusive('\n') {
-        let (body, nl) = match line.strip_suffix('\n') {
-            Some(b) => (b, "\n"),
-            None => (line, ""),
-        };
-        let (body, cr) = match body.strip_suffix('\r') {
-            Some(b) => (b, "\r"),
-            None => (body, ""),
-        };
-        if let Some((r, key_indent)) = &block {
-            if body.trim().is_empty() {
-                out.push_str(line);
-                continue;
-            }
-            if indent(body) > *key_indent {
-                let content = body.trim_start();
-                let marker = red.marker().make(r, content.as_bytes());
-                *counts.entry(r.clone()).or_default() += 1;
-                out.push_str(&body[..indent(body)]);
-                out.push_str(&marker);
-                out.push_str(cr);
-                out.push_str(nl);
-                continue;
-            }
-            block = None;
-        }
-        if let (Some(r), Some((start, value))) = (rule.take(), field(body, "value"))
-            && !is_marker(value.trim_matches(['"', '\'']).as_bytes())
-            && !not_a_secret(value.trim_matches(['"', '\'']).as_bytes())
-        {
-            let marker = red.marker().make(&r, value.as_bytes());
-            *counts.entry(r).or_default() += 1;
-            out.push_str(&body[..start]);
-            out.push_str(&marker);
-            out.push_str(cr);
-            out.push_str(nl);
-            continue;
-        }
-        rule = field(body, "name").and_then(|(_, name)| {
-            let name = name.trim_matches(['"', '\'']);
-            red.rules().secret_key(name).map(str::to_string)
-        });
-        if let Some(key) = block_key(body)
-            && let Some(r) = red.rules().secret_key(key)
-        {
-            block = Some((r.to_string(), indent(body)));
-        }
-        out.push_str(line);
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_spans_cover_tokens() {
-        let src = "{ // c\n \"a\": \"x\\\"y\", /* c */ \"b\": [1, true, null,],\n}";
-        let d = parse(Format::Json, src).unwrap();
-        let Kind::Map(e) = &d[0].kind else { panic!() };
-        assert_eq!(&src[e[0].1.start..e[0].1.end], "\"x\\\"y\"");
-        assert_eq!(e[0].1.text(), Some("x\"y"));
-        assert!(parse(Format::Json, "{\"a\": }").is_err());
-        assert!(parse(Format::Json, "{\"a\": 1} x").is_err());
-    }
-
-    #[test]
-    fn yaml_spans_cover_scalars() {
-        let src = "a: plain value\nb: 'single'\nc: \"dou\\\"ble\"\nd: |\n  line1\n  line2\ne: 12\nf: é ü\n";
-        let d = parse(Format::Yaml, src).unwrap();
-        let Kind::Map(e) = &d[0].kind else { panic!() };
-        let got: Vec<&str> = e.iter().map(|(_, v)| &src[v.start..v.end]).collect();
-        assert_eq!(
-            got,
-            [
-                "plain value",
-                "'single'",
-                "\"dou\\\"ble\"",
-                "|\n  line1\n  line2",
-                "12",
-                "é ü"
-            ]
-        );
-    }
-
-    fn red() -> LineRedactor {
-        LineRedactor::new(
-            std::sync::Arc::new(crate::redact::rules::RuleSet::load(&[], &[]).unwrap()),
-            crate::redact::marker::Marker::with_key([3; 32]),
-        )
-    }
-
-    #[test]
-    fn complex_keys_are_walked() {
-        let src = "? password: Zq8rT1vX9kLm2NwP4yBs\n: x\n";
-        let out = redact(Format::Yaml, src, &mut red(), &mut BTreeMap::new()).unwrap();
-        assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
-    }
-
-    #[test]
-    fn env_pairs_are_found_without_structure() {
-        let mut counts = BTreeMap::new();
-        // Unparseable YAML, and YAML inside a block scalar.
-        let text = "]\nenv:\n- name: PGPASSWORD\n  value: Zq8rT1vX9kLm2NwP4yBs\n- name: LOG_LEVEL\n  value: debug\n";
-        let out = env_pairs(text, &mut red(), &mut counts);
-        assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
-        assert!(out.contains("value: debug"), "{out}");
-        assert_eq!(out.lines().count(), text.lines().count());
-        let src = "manifest: |\n  env:\n  - name: PGPASSWORD\n    value: Zq8rT1vX9kLm2NwP4yBs\n";
-        let out = redact(Format::Yaml, src, &mut red(), &mut counts).unwrap();
-        assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
-        assert_eq!(out.lines().count(), src.lines().count());
-    }
-}
+mod tests;

@@ -1,0 +1,63 @@
+//! The structured pass: spans, walking, and the line-by-line fallback.
+
+use super::*;
+
+#[test]
+fn json_spans_cover_tokens() {
+    let src = "{ // c\n \"a\": \"x\\\"y\", /* c */ \"b\": [1, true, null,],\n}";
+    let d = parse(Format::Json, src).unwrap();
+    let Kind::Map(e) = &d[0].kind else { panic!() };
+    assert_eq!(&src[e[0].1.start..e[0].1.end], "\"x\\\"y\"");
+    assert_eq!(e[0].1.text(), Some("x\"y"));
+    assert!(parse(Format::Json, "{\"a\": }").is_err());
+    assert!(parse(Format::Json, "{\"a\": 1} x").is_err());
+}
+
+#[test]
+fn yaml_spans_cover_scalars() {
+    let src =
+        "a: plain value\nb: 'single'\nc: \"dou\\\"ble\"\nd: |\n  line1\n  line2\ne: 12\nf: é ü\n";
+    let d = parse(Format::Yaml, src).unwrap();
+    let Kind::Map(e) = &d[0].kind else { panic!() };
+    let got: Vec<&str> = e.iter().map(|(_, v)| &src[v.start..v.end]).collect();
+    assert_eq!(
+        got,
+        [
+            "plain value",
+            "'single'",
+            "\"dou\\\"ble\"",
+            "|\n  line1\n  line2",
+            "12",
+            "é ü"
+        ]
+    );
+}
+
+fn red() -> LineRedactor {
+    LineRedactor::new(
+        std::sync::Arc::new(crate::redact::rules::RuleSet::load(&[], &[]).unwrap()),
+        crate::redact::marker::Marker::with_key([3; 32]),
+    )
+}
+
+#[test]
+fn complex_keys_are_walked() {
+    let src = "? password: Zq8rT1vX9kLm2NwP4yBs\n: x\n";
+    let out = redact(Format::Yaml, src, &mut red(), &mut BTreeMap::new()).unwrap();
+    assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
+}
+
+#[test]
+fn env_pairs_are_found_without_structure() {
+    let mut counts = BTreeMap::new();
+    // Unparseable YAML, and YAML inside a block scalar.
+    let text = "]\nenv:\n- name: PGPASSWORD\n  value: Zq8rT1vX9kLm2NwP4yBs\n- name: LOG_LEVEL\n  value: debug\n";
+    let out = env_pairs(text, &mut red(), &mut counts);
+    assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
+    assert!(out.contains("value: debug"), "{out}");
+    assert_eq!(out.lines().count(), text.lines().count());
+    let src = "manifest: |\n  env:\n  - name: PGPASSWORD\n    value: Zq8rT1vX9kLm2NwP4yBs\n";
+    let out = redact(Format::Yaml, src, &mut red(), &mut counts).unwrap();
+    assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
+    assert_eq!(out.lines().count(), src.lines().count());
+}
