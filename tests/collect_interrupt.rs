@@ -38,6 +38,16 @@ fn collect_from(cwd: &Path, fake: &fake_docker::FakeDocker, extra: &[&str]) -> C
     spawn(cwd, &args)
 }
 
+/// A collection from the fake engine, returned once it is reading the log
+/// stream the fake leaves stalled: the moment to interrupt it.
+fn stalled_collection(cwd: &Path, fake: &fake_docker::FakeDocker) -> Child {
+    let child = collect_from(cwd, fake, &["--timeout", "60s"]);
+    fake.logs_requested
+        .recv_timeout(Duration::from_secs(60))
+        .expect("sg-debug reached the log stream");
+    child
+}
+
 /// Waits for exit; kills the child and fails after a minute.
 fn finish(mut child: Child) -> (i32, String) {
     let start = Instant::now();
@@ -154,10 +164,7 @@ fn a_stalled_log_is_recorded_and_what_was_read_is_kept() {
 fn ctrl_c_finishes_the_bundle_with_what_was_collected() {
     let fake = fake_docker::start();
     let work = tempfile::tempdir().unwrap();
-    let child = collect_from(work.path(), &fake, &["--timeout", "60s"]);
-    fake.logs_requested
-        .recv_timeout(Duration::from_secs(60))
-        .expect("sg-debug reached the log stream");
+    let child = stalled_collection(work.path(), &fake);
     // The stream is open and stalled: the user gives up waiting.
     let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(rc, 0);
@@ -229,10 +236,7 @@ fn termination_leaves_nothing_behind() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
         let fake = fake_docker::start();
         let work = tempfile::tempdir().unwrap();
-        let child = collect_from(work.path(), &fake, &["--timeout", "60s"]);
-        fake.logs_requested
-            .recv_timeout(Duration::from_secs(60))
-            .expect("sg-debug reached the log stream");
+        let child = stalled_collection(work.path(), &fake);
         let before: Vec<String> = std::fs::read_dir(work.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
