@@ -9,6 +9,9 @@
 //! `target/bench-inspect-<MB>.zip`. The measurement then runs in a fresh
 //! child process, so its peak RSS is that of reading, not of generating.
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -145,14 +148,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    rss::peak_rss_kib("self").unwrap_or(0)
 }
 
 /// CPU seconds (user + system) this process has used: on a shared machine

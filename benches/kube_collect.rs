@@ -18,6 +18,8 @@
 
 #[path = "../tests/support/fake_kube.rs"]
 mod fake_kube;
+#[path = "support/rss.rs"]
+mod rss;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -76,13 +78,8 @@ fn run_bin(bin: &str, fake: &FakeKube, dir: &Path, name: &str, extra: &[&str]) -
     // inherits as its high-water mark through exec.
     let mut peak_kib = 0i64;
     let r = loop {
-        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            && let Some(hwm) = st
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-        {
-            peak_kib = peak_kib.max(hwm);
+        if let Some(hwm) = rss::peak_rss_kib(&pid.to_string()) {
+            peak_kib = peak_kib.max(hwm as i64);
         }
         // SAFETY: waits for our own child; both out-parameters are valid.
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };

@@ -8,6 +8,9 @@
 //! reports MB/s and the process's peak RSS. `benches/compare-ripgrep.sh`
 //! times ripgrep on the same file for comparison.
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::time::Instant;
@@ -136,14 +139,7 @@ fn generate(path: &std::path::Path, bytes: u64) -> io::Result<(u64, u64)> {
 }
 
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    rss::peak_rss_kib("self").unwrap_or(0)
 }
 
 fn main() -> io::Result<()> {
