@@ -11,7 +11,7 @@
 //! and before it is serialized; the leak scan then re-reads both.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -23,21 +23,22 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::format::{FileRecord, LeakScan, MANIFEST_NAME, Manifest};
 use super::seal::SealedManifest;
-use crate::fsutil::{cleanup, create_private, with_suffix};
+use crate::fsutil::{Partial, with_suffix};
 use crate::redact::scan;
 use crate::redact::{RedactedArtifact, Redactor};
 
 pub struct BundleWriter {
     dest: PathBuf,
-    partial: PathBuf,
-    spool_path: PathBuf,
+    /// The bundle being written (renamed to `dest` at the end) and the
+    /// entry spool: both removed, on drop or abort, unless committed.
+    partial: Option<Partial>,
+    spool_file: Partial,
     spool: Option<ZipWriter<BufWriter<File>>>,
     out: Option<File>,
     stem: String,
     options: SimpleFileOptions,
     files: Vec<FileRecord>,
     seen: HashSet<String>,
-    finished: bool,
     redactor: Redactor,
     leak_scan: bool,
 }
@@ -71,20 +72,9 @@ impl BundleWriter {
         }
         // Both files are created now, exclusively: a path that exists (a
         // planted link, a crashed run's leftovers) is refused before any
-        // work, and whatever Drop removes later is ours.
-        let partial = with_suffix(dest, ".partial");
-        let spool_path = with_suffix(dest, ".entries.partial");
-        let out = create_private(&partial)?;
-        cleanup::register(&partial);
-        let spool = match create_private(&spool_path) {
-            Ok(f) => f,
-            Err(e) => {
-                cleanup::unregister(&partial);
-                let _ = fs::remove_file(&partial);
-                return Err(e);
-            }
-        };
-        cleanup::register(&spool_path);
+        // work, and whatever the guards remove later is ours.
+        let (partial, out) = Partial::file(with_suffix(dest, ".partial"))?;
+        let (spool_file, spool) = Partial::file(with_suffix(dest, ".entries.partial"))?;
         let stamp = zip::DateTime::from_date_and_time(
             created_at.year().clamp(1980, 2107) as u16,
             created_at.month() as u8,
@@ -102,15 +92,14 @@ impl BundleWriter {
             .large_file(true);
         Ok(BundleWriter {
             dest: dest.to_path_buf(),
-            partial,
-            spool_path,
+            partial: Some(partial),
+            spool_file,
             spool: Some(ZipWriter::new(BufWriter::new(spool))),
             out: Some(out),
             stem: stem.to_string(),
             options,
             files: Vec::new(),
             seen: HashSet::new(),
-            finished: false,
             redactor,
             leak_scan,
         })
@@ -175,8 +164,8 @@ impl BundleWriter {
         draft.leak_scan = None;
         let mut manifest = SealedManifest::seal(draft, &self.redactor);
 
-        let mut src =
-            ZipArchive::new(File::open(&self.spool_path)?).context("re-reading the entry spool")?;
+        let mut src = ZipArchive::new(File::open(self.spool_file.path())?)
+            .context("re-reading the entry spool")?;
         let mut order: Vec<(String, usize)> = (0..src.len())
             .map(|i| Ok((src.by_index_raw(i)?.name()?.into_owned(), i)))
             .collect::<Result<_, zip::result::ZipError>>()
@@ -207,21 +196,15 @@ impl BundleWriter {
         for (_, i) in order {
             zip.raw_copy_file(src.by_index_raw(i)?)?;
         }
+        let partial = self.partial.take().expect("finish once");
+        let shown = partial.path().display().to_string();
         let out = zip
             .finish()
             .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()))
-            .with_context(|| format!("writing {}", self.partial.display()))?;
-        out.sync_all()
-            .with_context(|| format!("writing {}", self.partial.display()))?;
+            .with_context(|| format!("writing {shown}"))?;
+        out.sync_all().with_context(|| format!("writing {shown}"))?;
         drop(out);
-        fs::rename(&self.partial, &self.dest).with_context(|| {
-            format!(
-                "renaming {} to {}",
-                self.partial.display(),
-                self.dest.display()
-            )
-        })?;
-        self.finished = true;
+        partial.commit(&self.dest)?;
         Ok((self.dest.clone(), manifest.into_inner()))
     }
 }
@@ -231,19 +214,6 @@ fn manifest_json(m: &SealedManifest) -> Result<Vec<u8>> {
     let mut out = serde_json::to_vec_pretty(m.get())?;
     out.push(b'\n');
     Ok(out)
-}
-
-impl Drop for BundleWriter {
-    fn drop(&mut self) {
-        // Nothing half-written is left behind, whatever path got us here.
-        if !self.finished {
-            self.spool = None;
-            let _ = fs::remove_file(&self.partial);
-        }
-        let _ = fs::remove_file(&self.spool_path);
-        cleanup::unregister(&self.partial);
-        cleanup::unregister(&self.spool_path);
-    }
 }
 
 /// Counts and hashes the uncompressed bytes on their way into the zip.
