@@ -118,20 +118,33 @@ impl LineRedactor {
             let rule = &self.rules.regex_rules[i];
             let locs = self.locs[i].get_or_insert_with(|| rule.regex.capture_locations());
             let mut at = 0;
+            let mut covered = 0;
             while at <= line.len() {
                 let Some(m) = rule.regex.captures_read_at(locs, line, at) else {
                     break;
                 };
+                let secret = locs.get(rule.secret_group);
                 // `Authorization: Bearer $TOKEN` names a secret, holds none.
-                if let Some((s, e)) = locs.get(rule.secret_group)
+                if let Some((s, e)) = secret
                     && !is_reference(&line[s..e])
                 {
                     push_span(&mut self.spans, line, s, e, RuleRef::Regex(i));
                 }
-                at = if m.end() > m.start() {
-                    m.end()
-                } else {
-                    m.end() + 1
+                at = match secret {
+                    // The secret may itself begin the next match: in
+                    // `Authorization: Bearer Authorization: Bearer TOKEN`
+                    // the first value is `Authorization:`, and TOKEN is
+                    // found only by looking again from there (one byte
+                    // early, for the rule's leading delimiter). Only
+                    // while the spans grow, so a run of nested matches
+                    // that add nothing costs one more look, not one per
+                    // match.
+                    Some((s, e)) if e > covered && s > m.start() => {
+                        covered = e;
+                        char_start(line, s - 1).max(m.start() + 1)
+                    }
+                    _ if m.end() > m.start() => m.end(),
+                    _ => m.end() + 1,
                 };
             }
         }
@@ -467,6 +480,12 @@ fn push_span(spans: &mut Vec<Span>, line: &[u8], mut s: usize, mut e: usize, rul
     while e > s && odd_backslashes_before(line, e) {
         e -= 1;
     }
+    // A value that stops inside a marker (at its `]`, a list's end to the
+    // value parser) takes the whole marker, so that `holds_marker` sees it:
+    // cut in two, it would be redacted again on every pass.
+    if let Some(end) = marker_around(line, e) {
+        e = end;
+    }
     if e <= s || is_marker(&line[s..e]) || inside_marker(line, s) || holds_marker(&line[s..e]) {
         return;
     }
@@ -502,10 +521,33 @@ fn holds_marker(span: &[u8]) -> bool {
 
 /// Whether `pos` falls inside a complete marker.
 fn inside_marker(line: &[u8], pos: usize) -> bool {
-    match memmem::rfind(&line[..pos], super::marker::PREFIX) {
-        Some(i) => super::marker::marker_len(&line[i..]).is_some_and(|n| i + n > pos),
-        None => false,
+    marker_around(line, pos).is_some()
+}
+
+/// The end of the complete marker that `pos` falls strictly inside (after
+/// its first byte, before its end), if any.
+fn marker_around(line: &[u8], pos: usize) -> Option<usize> {
+    let prefix = super::marker::PREFIX;
+    let mut window = (pos + prefix.len() - 1).min(line.len());
+    // Markers never overlap, so the one holding `pos` is the last one that
+    // starts before it.
+    let i = loop {
+        let i = memmem::rfind(&line[..window], prefix)?;
+        if i < pos {
+            break i;
+        }
+        window = i;
+    };
+    let end = i + super::marker::marker_len(&line[i..])?;
+    (end > pos).then_some(end)
+}
+
+/// The start of the UTF-8 character that holds byte `i`.
+fn char_start(line: &[u8], mut i: usize) -> usize {
+    while i > 0 && line[i] & 0xC0 == 0x80 {
+        i -= 1;
     }
+    i
 }
 
 fn odd_backslashes_before(line: &[u8], i: usize) -> bool {
