@@ -262,6 +262,23 @@ fn a_value_that_starts_the_next_match_does_not_hide_it() {
     check(&many, &["s3cret"], &[]);
 }
 
+/// Go prints a slice as `[a b]`: `password=[hunter2]` holds a secret.
+#[test]
+fn a_bracketed_value_is_redacted_inside_its_brackets() {
+    check(
+        "password=[hunter2] user=bob",
+        &["hunter2"],
+        &["password=[", "] user=bob"],
+    );
+    check("token=[\"s3cr3t\"]", &["s3cr3t"], &["token=[\""]);
+    check("password=[[nested]]", &["nested"], &["password=[["]);
+    // Empty lists and markers are not secrets.
+    let r = redactor();
+    for keep in ["password=[] ok", "password=[[[[ ok"] {
+        assert_eq!(line(&r, keep).0, keep);
+    }
+}
+
 /// A pair's value that stops at a marker's closing `]` (a list's end to
 /// the value parser) used to redact the marker's front half on a second
 /// pass, and the output changed on every run (found by fuzzing).

@@ -386,7 +386,16 @@ pub(crate) fn without_terminator(line: &[u8]) -> &[u8] {
 }
 
 /// Where the value after a key starts and ends.
-fn value_span(line: &[u8], pos: usize, rest_of_line: bool) -> Option<(usize, usize)> {
+fn value_span(line: &[u8], mut pos: usize, rest_of_line: bool) -> Option<(usize, usize)> {
+    // `password=[hunter2]`, `token=["abc"]` (Go's `%v` of a slice): the
+    // items are the value. A marker stays a marker; a YAML-ish line's
+    // `key: [a, b]` stays a flow sequence for the rest-of-line reading.
+    while !rest_of_line
+        && line.get(pos) == Some(&b'[')
+        && !line[pos..].starts_with(super::marker::PREFIX)
+    {
+        pos += 1;
+    }
     let rest = &line[pos..];
     let (s, e) = if rest.starts_with(b"\\\"") {
         let s = pos + 2;
