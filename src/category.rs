@@ -1,86 +1,111 @@
 //! The incident taxonomy. Every bundle carries exactly one category so the
-//! support team can count triage effort per kind of incident (`sg-debug report`).
-//! The set is fixed on purpose: free-form labels cannot be counted.
+//! support team can count triage effort per kind of incident (`sg-debug
+//! report`). The set is closed on purpose (free-form labels cannot be
+//! counted) and is data: `categories/default.yaml`, embedded, plus the
+//! team's own in the file `SG_DEBUG_CATEGORIES` names (new ids only).
 
-use serde::Serialize;
+use std::path::Path;
+use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+use serde::{Deserialize, Serialize};
+
+/// The built-in categories, embedded at build time.
+pub const DEFAULT_FILE: &str = include_str!("../categories/default.yaml");
+
+/// The environment variable naming a file of extra categories.
+pub const ENV_FILE: &str = "SG_DEBUG_CATEGORIES";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Category {
-    pub id: &'static str,
-    pub description: &'static str,
-    pub symptoms: &'static str,
+    pub id: String,
+    pub description: String,
+    pub symptoms: String,
 }
 
-pub const CATEGORIES: &[Category] = &[
-    Category {
-        id: "upgrade-migration",
-        description: "An upgrade or database migration failed or left the instance unhealthy",
-        symptoms: "migrator exits non-zero, 'dirty database' errors, version skew between services",
-    },
-    Category {
-        id: "performance-resources",
-        description: "The instance is slow or starved of CPU, memory or I/O",
-        symptoms: "slow pages, OOMKilled pods, CPU throttling, high latency alerts",
-    },
-    Category {
-        id: "search",
-        description: "Search returns wrong, partial or no results, or times out",
-        symptoms: "zoekt/searcher errors, missing results, indexing lag, search timeouts",
-    },
-    Category {
-        id: "code-intelligence",
-        description: "Precise or search-based code navigation does not work",
-        symptoms: "SCIP upload failures, precise-code-intel-worker errors, missing hovers",
-    },
-    Category {
-        id: "repository-sync",
-        description: "Repositories are not cloned, fetched or updated from the code host",
-        symptoms: "gitserver clone errors, stale repositories, code host rate limits",
-    },
-    Category {
-        id: "authentication",
-        description: "Users cannot sign in, or permissions are wrong",
-        symptoms: "SAML/OIDC/OAuth errors, SCIM failures, permission sync lag",
-    },
-    Category {
-        id: "licensing",
-        description: "License key, seat count or feature entitlement problems",
-        symptoms: "license expired or invalid, features disabled, seat limit warnings",
-    },
-    Category {
-        id: "storage-disk",
-        description: "Volumes are full, slow or lost",
-        symptoms: "disk pressure, 'no space left on device', PVC resize, gitserver disk alerts",
-    },
-    Category {
-        id: "networking-tls",
-        description: "Connectivity, DNS, proxy, ingress or certificate problems",
-        symptoms: "x509 errors, 502/504 from the ingress, proxy timeouts, DNS failures",
-    },
-    Category {
-        id: "database",
-        description: "PostgreSQL (frontend, codeintel, codeinsights) is unhealthy or unreachable",
-        symptoms: "connection refused, too many connections, slow queries, bloat",
-    },
-    Category {
-        id: "deployment-config",
-        description: "Site configuration, manifests, Helm values or compose files are wrong",
-        symptoms: "pods that never become ready, invalid site config, drift from upstream",
-    },
-    Category {
-        id: "outage-crash",
-        description: "The instance or a service is down or crash-looping",
-        symptoms: "CrashLoopBackOff, containers restarting, the whole site unreachable",
-    },
-    Category {
-        id: "other",
-        description: "None of the above; say what happened in --note",
-        symptoms: "anything else",
-    },
-];
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryFile {
+    categories: Vec<Category>,
+}
+
+static SET: OnceLock<Vec<Category>> = OnceLock::new();
+
+/// Every category in force: the built-in ones, then the extra file's if
+/// `load_extra` ran first.
+pub fn all() -> &'static [Category] {
+    SET.get_or_init(|| {
+        parse_file("built-in categories", DEFAULT_FILE, &[]).expect("built-in categories are valid")
+    })
+}
+
+/// Adds the categories of the file named by `SG_DEBUG_CATEGORIES`, when
+/// set. Runs once, before anything asks for a category.
+pub fn load_from_env() -> Result<(), String> {
+    match std::env::var_os(ENV_FILE).filter(|v| !v.is_empty()) {
+        Some(path) => load_extra(Path::new(&path)),
+        None => Ok(()),
+    }
+}
+
+/// The built-in categories plus those in `path`.
+pub fn load_extra(path: &Path) -> Result<(), String> {
+    let source = format!("{ENV_FILE}={}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!("{source}: cannot read the categories file: {e}; fix the path or unset {ENV_FILE}")
+    })?;
+    let builtin = parse_file("built-in categories", DEFAULT_FILE, &[])
+        .expect("built-in categories are valid");
+    let extra = parse_file(&source, &text, &builtin)?;
+    let mut set = builtin;
+    set.extend(extra);
+    SET.set(set)
+        .map_err(|_| "categories were read before the extra file was loaded".to_string())
+}
+
+/// The categories of one file, checked: ids in kebab-case, unique (also
+/// against `known`), descriptions given.
+fn parse_file(source: &str, text: &str, known: &[Category]) -> Result<Vec<Category>, String> {
+    let file: CategoryFile = serde_saphyr::from_str(text).map_err(|e| {
+        format!("{source}: not a categories file ({e}); the format is in docs/categories.md")
+    })?;
+    let mut seen: Vec<&str> = known.iter().map(|c| c.id.as_str()).collect();
+    for c in &file.categories {
+        let kebab = !c.id.is_empty()
+            && c.id.len() <= 40
+            && c.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !c.id.starts_with('-')
+            && !c.id.ends_with('-');
+        if !kebab {
+            return Err(format!(
+                "{source}: category id {:?}: use lowercase letters, digits and inner dashes (at most 40), like 'storage-disk'",
+                c.id
+            ));
+        }
+        if seen.contains(&c.id.as_str()) {
+            return Err(format!(
+                "{source}: category '{}' is defined twice (or is built in); pick another id",
+                c.id
+            ));
+        }
+        if c.description.trim().is_empty() {
+            return Err(format!(
+                "{source}: category '{}': the description is empty",
+                c.id
+            ));
+        }
+        seen.push(&c.id);
+    }
+    if file.categories.is_empty() {
+        return Err(format!("{source}: no categories in the file"));
+    }
+    Ok(file.categories)
+}
 
 pub fn find(id: &str) -> Option<&'static Category> {
-    CATEGORIES.iter().find(|c| c.id == id)
+    all().iter().find(|c| c.id == id)
 }
 
 /// Resolves a user-supplied category, or explains what the valid values are,
@@ -100,19 +125,19 @@ pub fn parse(input: &str) -> Result<&'static Category, String> {
 }
 
 pub fn ids() -> Vec<&'static str> {
-    CATEGORIES.iter().map(|c| c.id).collect()
+    all().iter().map(|c| c.id.as_str()).collect()
 }
 
 fn suggest(input: &str) -> Option<&'static Category> {
     // A prefix or substring is a strong hint ("upgrade", "perf", "tls").
     if input.len() >= 3
-        && let Some(c) = CATEGORIES.iter().find(|c| c.id.contains(input))
+        && let Some(c) = all().iter().find(|c| c.id.contains(input))
     {
         return Some(c);
     }
-    CATEGORIES
+    all()
         .iter()
-        .map(|c| (edit_distance(input, c.id), c))
+        .map(|c| (edit_distance(input, &c.id), c))
         .filter(|(d, c)| *d <= (c.id.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -164,6 +189,6 @@ mod tests {
         let mut ids = ids();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), CATEGORIES.len());
+        assert_eq!(ids.len(), all().len());
     }
 }

@@ -205,3 +205,69 @@ fn categories_lists_the_taxonomy() {
         r.stdout
     );
 }
+
+/// A support team adds its own categories as data: a file named by
+/// SG_DEBUG_CATEGORIES, new ids only, checked with a message naming it.
+#[test]
+fn a_team_adds_categories_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("team.yaml");
+    let run = |args: &[&str]| {
+        let out = command(dir.path())
+            .env("SG_DEBUG_CATEGORIES", &file)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    fs::write(
+        &file,
+        "categories:\n  - id: scim-provisioning\n    description: SCIM user provisioning fails\n    symptoms: users missing after sync\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["categories", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.len(), 14);
+    assert_eq!(v[13]["id"], "scim-provisioning");
+    assert_eq!(v[0]["id"], "upgrade-migration");
+    // Typos of the team's ids get the same help as the built-in ones.
+    let (code, _, err) = run(&["collect", "--category", "scim-provisoning", "-o", "x.zip"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean 'scim-provisioning'?"), "{err}");
+
+    for (body, says) in [
+        (
+            "categories:\n  - id: search\n    description: again\n    symptoms: x\n",
+            "category 'search' is defined twice (or is built in)",
+        ),
+        (
+            "categories:\n  - id: Bad Id\n    description: d\n    symptoms: x\n",
+            "use lowercase letters, digits and inner dashes",
+        ),
+        (
+            "categories:\n  - id: ok-id\n    description: ''\n    symptoms: x\n",
+            "the description is empty",
+        ),
+        ("categories: []\n", "no categories in the file"),
+        ("cats:\n  - id: x\n", "not a categories file"),
+    ] {
+        fs::write(&file, body).unwrap();
+        let (code, out, err) = run(&["categories"]);
+        assert_eq!(code, 2, "{body}: {out}{err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains("SG_DEBUG_CATEGORIES=") && err.contains("team.yaml"),
+            "{err}"
+        );
+        assert!(err.contains(says), "{body}: {err}");
+    }
+    fs::remove_file(&file).unwrap();
+    let (code, _, err) = run(&["categories"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read the categories file"), "{err}");
+}

@@ -97,6 +97,44 @@ fn counts_by_every_dimension_and_lists_unreadable() {
     );
 }
 
+/// A bundle tagged with a team's own category is counted where that
+/// category is in force, and listed, not counted, where it is not.
+#[test]
+fn a_team_category_counts_only_where_it_is_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir(d.join("b")).unwrap();
+    bundle(
+        &d.join("b"),
+        "s.zip",
+        "scim-provisioning",
+        "2026-11-01T10:00:00Z",
+        "kubernetes",
+        None,
+    );
+    let team = d.join("team.yaml");
+    fs::write(
+        &team,
+        "categories:\n  - id: scim-provisioning\n    description: SCIM fails\n    symptoms: x\n",
+    )
+    .unwrap();
+    let out = command(d)
+        .env("SG_DEBUG_CATEGORIES", &team)
+        .args(["report", "b", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["by_category"]["scim-provisioning"], 1);
+    assert_eq!(v["unreadable"], serde_json::json!([]));
+
+    let r = sg(&["report", "b", "--json"], d);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["bundles"], 0);
+    let why = v["unreadable"][0]["error"].as_str().unwrap();
+    assert!(why.contains("SG_DEBUG_CATEGORIES"), "{why}");
+}
+
 #[test]
 fn table_and_csv() {
     let dir = corpus();

@@ -366,12 +366,13 @@ fn written_manifest_matches_the_documented_schema() {
         reason: "binary".into(),
     });
     check_schema(&schema, &serde_json::to_value(&m).unwrap(), "manifest");
-    let documented: Vec<&str> = schema["properties"]["incident"]["properties"]["category"]["enum"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let documented: Vec<&str> =
+        schema["properties"]["incident"]["properties"]["category"]["examples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
     assert_eq!(documented, crate::category::ids());
     // And the check itself bites.
     let mut bad = serde_json::to_value(&m).unwrap();

@@ -95,7 +95,7 @@ fn prepare(plan: &Plan) -> Result<Prepared> {
         .build()
         .context("starting the async runtime")?;
     let created_at = Utc::now().trunc_subsecs(0);
-    let stem = bundle_stem(plan.category.id, created_at);
+    let stem = bundle_stem(&plan.category.id, created_at);
     let dest = plan
         .output
         .clone()

@@ -4,14 +4,18 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::category::CATEGORIES;
+use crate::category;
 
 pub fn run(json: bool) -> Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(CATEGORIES)?);
+        println!("{}", serde_json::to_string_pretty(category::all())?);
     } else {
-        let width = CATEGORIES.iter().map(|c| c.id.len()).max().unwrap_or(0);
-        for c in CATEGORIES {
+        let width = category::all()
+            .iter()
+            .map(|c| c.id.len())
+            .max()
+            .unwrap_or(0);
+        for c in category::all() {
             println!("{:width$}  {}", c.id, c.description);
             println!("{:width$}  e.g. {}", "", c.symptoms);
         }

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 
 use crate::UsageError;
 use crate::bundle::format::{CollectorStatus, Manifest};
-use crate::category::{self, CATEGORIES, Category};
+use crate::category::{self, Category};
 use crate::collect::options::{MAX_LOG_CAP, parse_duration, parse_size};
 use crate::collect::progress::Mode;
 use crate::collect::{self, DeploymentChoice, Options, Plan, Progress};
@@ -283,11 +283,11 @@ fn resolve_category(arg: Option<&str>) -> Result<&'static Category> {
 /// Asks on the terminal; accepts a number from the list or a category id.
 fn prompt_category(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<&'static Category> {
     writeln!(out, "Which kind of incident is this bundle for?")?;
-    for (i, c) in CATEGORIES.iter().enumerate() {
+    for (i, c) in category::all().iter().enumerate() {
         writeln!(out, "  {:>2}. {:<22} {}", i + 1, c.id, c.description)?;
     }
     for _ in 0..3 {
-        write!(out, "category [1-{}]: ", CATEGORIES.len())?;
+        write!(out, "category [1-{}]: ", category::all().len())?;
         out.flush()?;
         let mut line = String::new();
         if input.read_line(&mut line).context("reading the category")? == 0 {
@@ -295,9 +295,9 @@ fn prompt_category(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<&'sta
         }
         let answer = line.trim();
         if let Ok(n) = answer.parse::<usize>()
-            && (1..=CATEGORIES.len()).contains(&n)
+            && (1..=category::all().len()).contains(&n)
         {
-            return Ok(&CATEGORIES[n - 1]);
+            return Ok(&category::all()[n - 1]);
         }
         match category::parse(answer) {
             Ok(c) => return Ok(c),
@@ -315,7 +315,7 @@ mod tests {
     fn prompt_accepts_number_or_name_and_retries() {
         let mut out = Vec::new();
         let c = prompt_category(&mut "3\n".as_bytes(), &mut out).unwrap();
-        assert_eq!(c.id, CATEGORIES[2].id);
+        assert_eq!(c.id, category::all()[2].id);
         let c = prompt_category(&mut "serach\ndatabase\n".as_bytes(), &mut out).unwrap();
         assert_eq!(c.id, "database");
         let shown = String::from_utf8(out).unwrap();

@@ -51,6 +51,8 @@ pub enum Command {
 
 /// Runs the command; the exit code for errors is `main`'s to choose.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // A team's own categories, before anything parses or counts one.
+    crate::category::load_from_env().map_err(crate::UsageError)?;
     match cli.command {
         Command::Collect(args) => collect::run(args),
         Command::Inspect(args) => inspect::run(args),

@@ -17,7 +17,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::bundle::{Bundle, Manifest};
-use crate::category::{self, CATEGORIES};
+use crate::category;
 use crate::display::{spreadsheet_safe, terminal_safe};
 
 #[derive(Debug, Args)]
@@ -166,7 +166,7 @@ fn walk(dir: &Path, found: &mut Found) {
 
 pub fn build(files: &[PathBuf]) -> Report {
     let mut r = Report::default();
-    for c in CATEGORIES {
+    for c in category::all() {
         r.by_category.insert(c.id.to_string(), 0);
     }
     for path in files {
@@ -179,7 +179,7 @@ pub fn build(files: &[PathBuf]) -> Report {
             // taxonomy is: the bundle is listed, not counted.
             Ok(b) if category::find(&b.manifest().incident.category).is_none() => {
                 r.unreadable.push(fail(format!(
-                    "its category {:?} is not one of sg-debug's (see `sg-debug categories`); not counted",
+                    "its category {:?} is not one of sg-debug's (see `sg-debug categories`; a team's own come from a file named by SG_DEBUG_CATEGORIES); not counted",
                     b.manifest().incident.category
                 )))
             }

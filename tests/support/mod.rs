@@ -36,6 +36,7 @@ pub fn command(cwd: &Path) -> Command {
         .stdin(Stdio::null())
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("SG_DEBUG_CATEGORIES")
         .env("HOME", cwd);
     c
 }
