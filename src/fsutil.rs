@@ -88,12 +88,77 @@ impl Partial {
         self.path.as_deref().expect("not yet kept")
     }
 
-    /// Renames the partial into `dest` and stops guarding it.
+    /// Renames the partial into `dest`, replacing what is there, and stops
+    /// guarding it.
     pub fn commit(mut self, dest: &Path) -> Result<()> {
         let p = self.path.take().expect("commit once");
         cleanup::unregister(&p);
         fs::rename(&p, dest)
             .with_context(|| format!("renaming {} to {}", p.display(), dest.display()))
+    }
+
+    /// Renames the partial into `dest` only if nothing is there, atomically:
+    /// a file or directory that appeared at `dest` while the partial was
+    /// being written (checked absent at the start, minutes ago) is never
+    /// replaced. The finished partial is then kept, not lost, and the
+    /// error says where it is.
+    pub fn commit_new(mut self, dest: &Path) -> Result<()> {
+        let p = self.path.as_ref().expect("commit once").clone();
+        match rename_new(&p, dest) {
+            Ok(()) => {
+                self.path = None;
+                cleanup::unregister(&p);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                self.path = None;
+                cleanup::unregister(&p);
+                anyhow::bail!(
+                    "{} appeared while sg-debug was writing it (another process?); it was left as it is, and the finished result is kept at {}: move it where you want it",
+                    dest.display(),
+                    p.display()
+                )
+            }
+            Err(e) => {
+                Err(e).with_context(|| format!("renaming {} to {}", p.display(), dest.display()))
+            }
+        }
+    }
+}
+
+/// `rename(from, to)` that fails with `AlreadyExists` instead of replacing
+/// `to`: `renameat2(RENAME_NOREPLACE)`, atomic, where the file system
+/// supports it; elsewhere a check just before the rename.
+pub fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            if fs::symlink_metadata(to).is_ok() {
+                return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+            }
+            fs::rename(from, to)
+        }
+        _ => Err(e),
     }
 }
 
@@ -190,5 +255,33 @@ pub mod cleanup {
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "{why}");
         std::process::exit(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plain rename(2) replaces a file, and an empty directory with a
+    /// directory; rename_new replaces neither.
+    #[test]
+    fn rename_new_never_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        fs::write(p("new"), "new").unwrap();
+        fs::write(p("old"), "old").unwrap();
+        let e = rename_new(&p("new"), &p("old")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(p("old")).unwrap(), b"old");
+        fs::create_dir(p("tmpdir")).unwrap();
+        fs::create_dir(p("empty")).unwrap();
+        let e = rename_new(&p("tmpdir"), &p("empty")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(p("tmpdir").is_dir());
+        std::os::unix::fs::symlink("/nonexistent", p("link")).unwrap();
+        let e = rename_new(&p("new"), &p("link")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        rename_new(&p("new"), &p("fresh")).unwrap();
+        assert_eq!(fs::read(p("fresh")).unwrap(), b"new");
     }
 }

@@ -219,6 +219,40 @@ fn failed_artifact_is_dropped_whole_and_writing_goes_on() {
     assert_eq!(b.verify().problems, Vec::<String>::new());
 }
 
+/// The output was checked absent when collection began, minutes before
+/// the bundle is finished: a file that appeared meanwhile is not replaced
+/// (without --force), and the finished bundle is kept, not lost.
+#[test]
+fn an_output_that_appears_while_writing_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("b.zip");
+    let m = manifest();
+    let mut w = BundleWriter::create(&dest, "top", m.created_at, false, redactor(), false).unwrap();
+    w.add(artifact("a.log", FileKind::Log, &b"first\n"[..]))
+        .unwrap();
+    std::fs::write(&dest, "someone else's file").unwrap();
+    let err = format!("{:#}", w.finish(m.clone()).unwrap_err());
+    assert!(
+        err.contains("appeared while sg-debug was writing it"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), b"someone else's file");
+    let kept = dir.path().join("b.zip.partial");
+    assert!(err.contains(&kept.display().to_string()), "{err}");
+    assert_eq!(
+        Bundle::open(&kept).unwrap().verify().problems,
+        Vec::<String>::new()
+    );
+
+    // With --force it is replaced, as asked.
+    std::fs::remove_file(&kept).unwrap();
+    let mut w = BundleWriter::create(&dest, "top", m.created_at, true, redactor(), false).unwrap();
+    w.add(artifact("a.log", FileKind::Log, &b"first\n"[..]))
+        .unwrap();
+    w.finish(m).unwrap();
+    assert!(Bundle::open(&dest).is_ok());
+}
+
 #[test]
 fn duplicate_names_are_refused() {
     let dir = tempfile::tempdir().unwrap();

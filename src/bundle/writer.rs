@@ -29,6 +29,9 @@ use crate::redact::{RedactedArtifact, Redactor};
 
 pub struct BundleWriter {
     dest: PathBuf,
+    /// `--force`: replace `dest` at the end. Without it, a `dest` that
+    /// appeared during the (long) collection is not replaced either.
+    force: bool,
     /// The bundle being written (renamed to `dest` at the end) and the
     /// entry spool: both removed, on drop or abort, unless committed.
     partial: Option<Partial>,
@@ -92,6 +95,7 @@ impl BundleWriter {
             .large_file(true);
         Ok(BundleWriter {
             dest: dest.to_path_buf(),
+            force,
             partial: Some(partial),
             spool_file,
             spool: Some(ZipWriter::new(BufWriter::new(spool))),
@@ -204,7 +208,11 @@ impl BundleWriter {
             .with_context(|| format!("writing {shown}"))?;
         out.sync_all().with_context(|| format!("writing {shown}"))?;
         drop(out);
-        partial.commit(&self.dest)?;
+        if self.force {
+            partial.commit(&self.dest)?;
+        } else {
+            partial.commit_new(&self.dest)?;
+        }
         Ok((self.dest.clone(), manifest.into_inner()))
     }
 }

@@ -93,7 +93,14 @@ pub(super) fn extract(
             )));
         }
     }
-    fs::rename(&tmp, dir).map_err(|e| fail(format!("renaming into {}: {e}", dir.display())))?;
+    // Not over something that appeared at `dir` since the check above.
+    crate::fsutil::rename_new(&tmp, dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => fail(format!(
+            "{} appeared while extracting (another process?); it was left as it is; extract again into a new directory",
+            dir.display()
+        )),
+        _ => fail(format!("renaming into {}: {e}", dir.display())),
+    })?;
     crate::fsutil::cleanup::unregister(&tmp);
     guard.0 = None;
     Ok(names.len())

@@ -81,9 +81,9 @@ pub fn run(args: RedactArgs) -> Result<ExitCode> {
     // Ctrl-C, kill or a closed terminal: remove what is half-written.
     cleanup::exit_on_signals("interrupted: nothing written");
     let summary = match kind {
-        Input::Dir => redact_dir(&redactor, &input, &output)?,
+        Input::Dir => redact_dir(&redactor, &input, &output, args.force)?,
         Input::Bundle => redact_bundle(&redactor, &input, &output, args.force)?,
-        Input::Stream(file) => redact_file(&redactor, &input, file, &output)?,
+        Input::Stream(file) => redact_file(&redactor, &input, file, &output, args.force)?,
     };
     let map = match redactor.network() {
         Some(net) => Some(net.write_map(&output)?),
@@ -122,7 +122,13 @@ fn guess_kind(name: &str) -> FileKind {
 
 /// One stream (a file, a pipe): read once, through the pass, into
 /// OUTPUT. The format is chosen by INPUT's name, as in a bundle.
-fn redact_file(redactor: &Redactor, input: &Path, file: File, output: &Path) -> Result<Summary> {
+fn redact_file(
+    redactor: &Redactor,
+    input: &Path,
+    file: File,
+    output: &Path,
+    force: bool,
+) -> Result<Summary> {
     let name = input
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -140,8 +146,8 @@ fn redact_file(redactor: &Redactor, input: &Path, file: File, output: &Path) -> 
     io::copy(&mut body, &mut out).with_context(|| format!("redacting {}", input.display()))?;
     out.sync_all()?;
     drop(out);
-    paths::replace_existing(output)?;
-    partial.commit(output)?;
+    paths::make_room(output, force)?;
+    partial.commit_new(output)?;
     summary.files = 1;
     summary.counts = counts.snapshot();
     for n in counts.notes() {
@@ -151,7 +157,7 @@ fn redact_file(redactor: &Redactor, input: &Path, file: File, output: &Path) -> 
 }
 
 /// Every regular file below `input`, mirrored under `output`.
-fn redact_dir(redactor: &Redactor, input: &Path, output: &Path) -> Result<Summary> {
+fn redact_dir(redactor: &Redactor, input: &Path, output: &Path, force: bool) -> Result<Summary> {
     let mut files = Vec::new();
     walk(input, input, &mut files)?;
     // Refused, never removed, when it exists: it may be someone's.
@@ -193,8 +199,8 @@ fn redact_dir(redactor: &Redactor, input: &Path, output: &Path) -> Result<Summar
             }
         }
     }
-    paths::replace_existing(output)?;
-    partial.commit(output)?;
+    paths::make_room(output, force)?;
+    partial.commit_new(output)?;
     Ok(summary)
 }
 

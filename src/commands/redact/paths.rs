@@ -115,14 +115,20 @@ pub fn check_output(input: &Path, output: &Path, force: bool, network_map: bool)
     Ok(())
 }
 
-/// With `--force`: an existing OUTPUT directory goes just before the new
-/// one is renamed into place; a file or link is replaced by the rename.
-pub fn replace_existing(output: &Path) -> Result<()> {
+/// Just before the finished output is renamed into place: with `--force`,
+/// whatever is at OUTPUT (a file, link or directory) goes; without it,
+/// nothing is touched, and the rename refuses an OUTPUT that appeared
+/// since `check_output` (`Partial::commit_new`).
+pub fn make_room(output: &Path, force: bool) -> Result<()> {
+    if !force {
+        return Ok(());
+    }
     match fs::symlink_metadata(output) {
         Ok(m) if m.is_dir() => {
             fs::remove_dir_all(output).with_context(|| format!("replacing {}", output.display()))
         }
-        _ => Ok(()),
+        Ok(_) => fs::remove_file(output).with_context(|| format!("replacing {}", output.display())),
+        Err(_) => Ok(()),
     }
 }
 
