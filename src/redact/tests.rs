@@ -262,6 +262,27 @@ fn a_value_that_starts_the_next_match_does_not_hide_it() {
     check(&many, &["s3cret"], &[]);
 }
 
+/// A pretty-printed JSON line is not a YAML line: `"no_secrets": true,`
+/// holds no secret (the value is `true`, the comma is JSON's).
+#[test]
+fn json_lines_end_their_values_at_the_comma() {
+    let r = redactor();
+    for keep in [
+        "    \"no_secrets\": true,",
+        "  \"token_count\": 3,",
+        "\"password\": null,",
+    ] {
+        assert_eq!(line(&r, keep).0, keep);
+    }
+    check(
+        "  \"password\": hunter2,",
+        &["hunter2"],
+        &["\"password\": ", ","],
+    );
+    // YAML keeps its rest-of-line values.
+    check("password: two words", &["two words"], &["password: "]);
+}
+
 /// Go prints a slice as `[a b]`: `password=[hunter2]` holds a secret.
 #[test]
 fn a_bracketed_value_is_redacted_inside_its_brackets() {

@@ -287,7 +287,11 @@ impl LineRedactor {
             .iter()
             .all(|b| matches!(b, b' ' | b'\t' | b'-' | b'"' | b'\''));
         let colon = caps.name("sep").is_some_and(|s| s.as_bytes() == b":");
-        if let Some((s, mut e)) = value_span(line, whole.end(), at_line_start && colon) {
+        // A JSON line's `"no_secrets": true,` is not YAML: its value ends
+        // at the comma, not at the end of the line.
+        let json_key = line[key.end()..].starts_with(b"\"");
+        if let Some((s, mut e)) = value_span(line, whole.end(), at_line_start && colon && !json_key)
+        {
             // `https://x-access-token:SECRET@host/path`: the key is the
             // user of a URL, so the value is its password and ends at
             // `@`; the host and path stay.
