@@ -588,6 +588,31 @@ fn no_exec_leaves_disk_use_unmeasured() {
     );
 }
 
+/// For RBAC without Secrets (`sg-debug rbac --no-secrets`): nothing asks
+/// for them, and the bundle says what it lacks.
+#[test]
+fn no_secrets_does_not_list_them_and_says_what_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scenario::load("helm");
+    s.forbidden.push("list secrets".into());
+    let fake = FakeKube::start(s);
+    let (r, o) = collect(&fake, dir.path(), &["--no-secrets"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(o.errors().is_empty(), "{:?}", o.errors());
+    let secrets = o.json("kubernetes/namespace/secrets.json");
+    assert_eq!(secrets["items"], serde_json::json!([]));
+    let note = secrets["note"].as_str().unwrap();
+    assert!(
+        note.contains("--no-secrets") && note.contains("Helm release"),
+        "{note}"
+    );
+    assert!(
+        !o.files
+            .contains_key("kubernetes/helm/sourcegraph/values.json")
+    );
+    assert_eq!(o.manifest.options["no_secrets"], true);
+}
+
 #[test]
 fn the_namespace_is_found_when_the_context_points_elsewhere() {
     let dir = tempfile::tempdir().unwrap();

@@ -348,6 +348,7 @@ mod tests {
                 pure_docker: false,
                 obfuscate_network: false,
                 no_exec: true,
+                no_secrets: false,
                 deployment: DeploymentChoice::Auto,
                 kubeconfig: None,
                 context: None,

@@ -40,6 +40,8 @@ pub struct Options {
     pub pure_docker: bool,
     pub obfuscate_network: bool,
     pub no_exec: bool,
+    /// Kubernetes: Secrets are not listed.
+    pub no_secrets: bool,
     /// Which collector to use, after checking the flags agree.
     pub deployment: DeploymentChoice,
     pub kubeconfig: Option<PathBuf>,
@@ -59,6 +61,7 @@ impl Options {
         m.insert("timeout_seconds".into(), self.timeout.as_secs().into());
         m.insert("deadline_seconds".into(), self.deadline.as_secs().into());
         m.insert("no_exec".into(), self.no_exec.into());
+        m.insert("no_secrets".into(), self.no_secrets.into());
         m.insert("obfuscate_network".into(), self.obfuscate_network.into());
         if self.pure_docker {
             m.insert("pure_docker".into(), true.into());

@@ -79,6 +79,9 @@ pub struct CollectArgs {
     /// Do not run commands inside containers or pods (disk use of volumes)
     #[arg(long)]
     pub no_exec: bool,
+    /// Kubernetes: do not list Secrets (no Helm release values, no Secret key names), for RBAC without them
+    #[arg(long)]
+    pub no_secrets: bool,
     /// Replace IP addresses, hostnames and email addresses with consistent
     /// pseudonyms; the mapping goes to BUNDLE.network-map.json, beside the
     /// bundle and never inside it
@@ -213,6 +216,7 @@ fn options(a: &CollectArgs) -> Result<Options> {
         pure_docker: a.pure_docker,
         obfuscate_network: a.obfuscate_network,
         no_exec: a.no_exec,
+        no_secrets: a.no_secrets,
         deployment,
         kubeconfig: a.kubeconfig.clone(),
         context: a.context.clone(),

@@ -5,6 +5,7 @@
 pub mod categories;
 pub mod collect;
 pub mod inspect;
+pub mod rbac;
 pub mod redact;
 pub mod report;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Redact a file, a directory or a bundle (for logs sent by other means)
     Redact(redact::RedactArgs),
+    /// Print the Kubernetes RBAC (read-only) that grants exactly what collect reads
+    Rbac(rbac::RbacArgs),
 }
 
 /// Runs the command; the exit code for errors is `main`'s to choose.
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Categories { json } => categories::run(json),
         Command::Report(args) => report::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Rbac(args) => rbac::run(args),
     }
 }
 

@@ -10,6 +10,7 @@ mod detect;
 mod lists;
 pub mod objects;
 pub mod pods;
+pub mod rbac;
 mod sizes;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,9 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     ));
     let mut tasks = JoinSet::new();
     for spec in objects::NAMESPACED {
+        if spec.plural == "secrets" && ctx.opts.no_secrets {
+            continue;
+        }
         let (kube, ns) = (kube.clone(), ns.clone());
         tasks.spawn(async move { (spec, true, lists::list_kind(kube, spec, Some(ns)).await) });
     }
@@ -154,6 +158,17 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
         Err(e) => ctx.rec.error("cluster/version", e.message),
     }
     lists::write_lists(&ctx, &lists, &ns).await?;
+    if ctx.opts.no_secrets {
+        sink.json(
+            "kubernetes/namespace/secrets.json",
+            FileKind::Metadata,
+            &serde_json::json!({
+                "note": format!("not listed (--no-secrets): the bundle lacks {}", rbac::WITHOUT_SECRETS),
+                "items": [],
+            }),
+        )
+        .await?;
+    }
     lists::helm_values(&ctx, get("secrets")).await?;
 
     // Pods: logs, then disk use, then figures.
