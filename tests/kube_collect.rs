@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use fake_kube::{FakeKube, Scenario, USER};
+use fake_kube::{FakeKube, Scenario, USER, typed};
 use serde_json::Value;
 use sg_debug::bundle::{Bundle, Manifest};
 
@@ -586,6 +586,116 @@ fn no_exec_leaves_disk_use_unmeasured() {
         o.json("disk-usage.json"),
         serde_json::json!({"volumes": [], "notes": ["not measured: --no-exec"]})
     );
+}
+
+/// `n` events about the generated pods, one second apart.
+fn with_events(mut s: Scenario, n: usize) -> Scenario {
+    for i in 0..n {
+        let t = format!(
+            "2025-11-20T{:02}:{:02}:{:02}Z",
+            10 + i / 3600,
+            (i / 60) % 60,
+            i % 60
+        );
+        let e = serde_json::json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("worker-0000.{i:08x}"), "namespace": "sourcegraph"},
+            "involvedObject": {"kind": "Pod", "name": "worker-0000", "namespace": "sourcegraph"},
+            "reason": "Pulled", "message": format!("event {i}"), "type": "Normal",
+            "firstTimestamp": t, "lastTimestamp": t, "count": 1,
+        });
+        s.objects.push(typed(&e).unwrap());
+    }
+    s
+}
+
+/// Lists come in pages (`limit`, `continue`), also when the server sends
+/// fewer items than asked: every object arrives, none twice.
+#[test]
+fn lists_are_read_page_by_page_and_whole() {
+    for max_page in [None, Some(7)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = with_events(Scenario::generated(30, 1, 100), 1234);
+        s.max_page = max_page;
+        let seen = s.seen.clone();
+        let fake = FakeKube::start(s);
+        let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(o.errors().is_empty(), "{:?}", o.errors());
+        let events = o.json("kubernetes/namespace/events.json");
+        let names: std::collections::BTreeSet<&str> = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 1234, "max_page {max_page:?}");
+        assert_eq!(events["items"].as_array().unwrap().len(), 1234);
+        assert_eq!(
+            o.json("kubernetes/namespace/pods.json")["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            30
+        );
+        // 1234 events are three pages of 500, or 177 of 7; each asked
+        // with limit=500, all but the first with the previous token.
+        let asked: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.starts_with("/api/v1/namespaces/sourcegraph/events?"))
+            .cloned()
+            .collect();
+        assert_eq!(asked.len(), if max_page.is_some() { 177 } else { 3 });
+        assert!(asked.iter().all(|r| r.contains("limit=500")), "{asked:?}");
+        assert!(
+            asked.iter().skip(1).all(|r| r.contains("continue=")),
+            "{asked:?}"
+        );
+    }
+}
+
+/// A continue token that expires mid-list (410 Gone) restarts the list;
+/// a second expiry keeps what was read and records the list as partial.
+#[test]
+fn an_expired_continue_token_restarts_or_says_partial() {
+    for (expiries, partial) in [(1, false), (2, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = with_events(Scenario::generated(3, 1, 100), 1200);
+        s.expire_continue
+            .lock()
+            .unwrap()
+            .insert("events".into(), expiries);
+        let fake = FakeKube::start(s);
+        let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let kept = o.json("kubernetes/namespace/events.json")["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        if partial {
+            let errors = o.errors();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].0, "namespace/events");
+            assert!(
+                errors[0]
+                    .1
+                    .contains("expired the list's continue token twice")
+                    && errors[0].1.contains("500 item(s) kept"),
+                "{}",
+                errors[0].1
+            );
+            assert_eq!(kept, 500);
+            assert_eq!(
+                o.manifest.collectors[0].status,
+                sg_debug::bundle::format::CollectorStatus::Partial
+            );
+        } else {
+            assert!(o.errors().is_empty(), "{:?}", o.errors());
+            assert_eq!(kept, 1200);
+        }
+    }
 }
 
 /// For RBAC without Secrets (`sg-debug rbac --no-secrets`): nothing asks

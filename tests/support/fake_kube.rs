@@ -49,6 +49,14 @@ pub struct Scenario {
     /// Added to every request.
     pub latency: Duration,
     pub metrics: bool,
+    /// The server's own page size cap (a real one may send fewer items
+    /// than `limit` asks for); `None`: as asked.
+    pub max_page: Option<usize>,
+    /// Plural -> how many continue requests still get 410 Gone (the token
+    /// expired): shared, so the count goes down as they are answered.
+    pub expire_continue: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    /// Every request's path and query, in order of arrival.
+    pub seen: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn testdata() -> PathBuf {
@@ -435,6 +443,11 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
     let mut r = BufReader::new(conn);
     while let Some(req) = read_request(&mut r).await {
         counter.fetch_add(1, Ordering::Relaxed);
+        let query: Vec<String> = req.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        s.seen
+            .lock()
+            .unwrap()
+            .push(format!("{}?{}", req.path, query.join("&")));
         tokio::time::sleep(s.latency).await;
         if let Some((_, d)) = s
             .delays
@@ -608,6 +621,30 @@ fn forbidden(
     )
 }
 
+/// kube-apiserver's tokens are base64 of a small JSON document.
+fn encode_continue(offset: usize) -> String {
+    base64::engine::general_purpose::STANDARD.encode(
+        json!({"v": "meta.k8s.io/v1", "rv": 48213, "start": offset.to_string()}).to_string(),
+    )
+}
+
+fn decode_continue(token: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&raw).ok()?;
+    v["start"].as_str()?.parse().ok()
+}
+
+/// What kube-apiserver answers when a continue token is too old.
+fn expired() -> Reply {
+    status(
+        410,
+        "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
+    )
+}
+
 fn not_found() -> Reply {
     status(
         404,
@@ -682,10 +719,38 @@ fn route(s: &Scenario, req: &Req) -> Reply {
                 .filter(|o| ns.is_none_or(|n| o["metadata"]["namespace"] == n))
                 .filter(|o| matches_selector(o, req.query.get("labelSelector")))
                 .collect();
-            let items: Vec<Value> = items
-                .into_iter()
+            // Pagination as kube-apiserver does it: `limit`, an opaque
+            // `continue` token, remainingItemCount; 410 on an expired token.
+            let start = match req.query.get("continue").filter(|c| !c.is_empty()) {
+                None => 0,
+                Some(token) => {
+                    let mut expire = s.expire_continue.lock().unwrap();
+                    if let Some(n) = expire.get_mut(*plural).filter(|n| **n > 0) {
+                        *n -= 1;
+                        return expired();
+                    }
+                    match decode_continue(token) {
+                        Some(offset) => offset,
+                        None => {
+                            return status(400, "BadRequest", "invalid continue token".into());
+                        }
+                    }
+                }
+            };
+            let limit = req
+                .query
+                .get("limit")
+                .and_then(|l| l.parse::<usize>().ok())
+                .filter(|l| *l > 0)
+                .map(|l| s.max_page.map_or(l, |m| l.min(m)));
+            let start = start.min(items.len());
+            let end = limit.map_or(items.len(), |l| (start + l).min(items.len()));
+            let more = end < items.len();
+            let total = items.len();
+            let items: Vec<Value> = items[start..end]
+                .iter()
                 .map(|o| {
-                    let mut o = o.clone();
+                    let mut o = (*o).clone();
                     // Items of a list come without kind and apiVersion.
                     if let Some(m) = o.as_object_mut() {
                         m.remove("kind");
@@ -694,9 +759,14 @@ fn route(s: &Scenario, req: &Req) -> Reply {
                     o
                 })
                 .collect();
+            let mut metadata = json!({"resourceVersion": "48213"});
+            if more {
+                metadata["continue"] = encode_continue(end).into();
+                metadata["remainingItemCount"] = (total - end).into();
+            }
             Reply::Json(
                 200,
-                json!({"kind": format!("{kind}List"), "apiVersion": gv, "metadata": {"resourceVersion": "48213"}, "items": items}),
+                json!({"kind": format!("{kind}List"), "apiVersion": gv, "metadata": metadata, "items": items}),
             )
         }
         ["pods", pod, "log"] => logs(s, ns.unwrap_or_default(), pod, &req.query),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::client::{Access, Kube, KubeError, list_path};
+use super::client::{Access, ErrorKind, Kube, KubeError, list_path};
 use super::objects::{self, KindSpec};
 use crate::artifact::FileKind;
 use crate::collect::Ctx;
@@ -16,36 +16,106 @@ use crate::collect::parts::path_segment;
 /// Lists of objects by plural name; a kind that could not be listed is absent.
 pub type Lists = BTreeMap<&'static str, Vec<Value>>;
 
+/// Items asked for per request, as kubectl does: a namespace of 50,000
+/// events is a hundred answers of bounded size, not one huge one.
+pub const PAGE: usize = 500;
+
+/// A kind, listed page by page.
+pub struct Listed {
+    pub items: Vec<Value>,
+    /// Why the list is incomplete, if it is: said, never silently short.
+    pub partial: Option<String>,
+}
+
+/// Lists every object of `spec` with `limit` and `continue`. A continue
+/// token that expired (410 Gone: the list changed faster than it was read)
+/// restarts the list once; a second expiry keeps what was read and says so.
 pub async fn list_kind(
     kube: Kube,
     spec: &'static KindSpec,
     ns: Option<String>,
-) -> Result<Vec<Value>, KubeError> {
+) -> Result<Listed, KubeError> {
     let access = Access {
         verb: "list",
         resource: spec.plural,
         group: spec.group,
         namespace: ns.as_deref(),
     };
-    let path = list_path(spec.group, spec.version, spec.plural, ns.as_deref());
-    let mut list = kube.get(access, &path).await?;
-    let mut items = match list.get_mut("items").map(Value::take) {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
+    let base = list_path(spec.group, spec.version, spec.plural, ns.as_deref());
+    let mut items: Vec<Value> = Vec::new();
+    let mut token: Option<String> = None;
+    let mut restarted = false;
+    loop {
+        let path = match &token {
+            None => format!("{base}?limit={PAGE}"),
+            Some(t) => format!("{base}?limit={PAGE}&continue={}", query_escape(t)),
+        };
+        let mut page = match kube.get(access, &path).await {
+            Ok(p) => p,
+            Err(e) if e.kind == ErrorKind::Status(410) && !restarted => {
+                restarted = true;
+                items.clear();
+                token = None;
+                continue;
+            }
+            Err(e) if e.kind == ErrorKind::Status(410) => {
+                let partial = format!(
+                    "incomplete: the API server expired the list's continue token twice (the {} changed faster than they could be read); {} item(s) kept",
+                    spec.plural,
+                    items.len()
+                );
+                return Ok(Listed {
+                    items: with_kind(items, spec),
+                    partial: Some(partial),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) {
+            items.extend(page_items);
+        }
+        token = page["metadata"]["continue"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(Listed {
+        items: with_kind(items, spec),
+        partial: None,
+    })
+}
+
+/// Items of a list carry no kind; a file of them should.
+fn with_kind(mut items: Vec<Value>, spec: &KindSpec) -> Vec<Value> {
+    let api_version = if spec.group.is_empty() {
+        spec.version.to_string()
+    } else {
+        format!("{}/{}", spec.group, spec.version)
     };
-    // Items of a list carry no kind; a file of them should.
     for item in &mut items {
         if let Some(o) = item.as_object_mut() {
-            let api_version = if spec.group.is_empty() {
-                spec.version.to_string()
-            } else {
-                format!("{}/{}", spec.group, spec.version)
-            };
-            o.entry("apiVersion").or_insert(api_version.into());
+            o.entry("apiVersion").or_insert(api_version.clone().into());
             o.entry("kind").or_insert(spec.kind.into());
         }
     }
-    Ok(items)
+    items
+}
+
+/// A continue token in a query string: base64, so `+`, `/` and `=` need
+/// escaping.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 pub async fn write_lists(ctx: &Ctx, lists: &Lists, ns: &str) -> Result<()> {

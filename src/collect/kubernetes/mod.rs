@@ -120,9 +120,12 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
         let (spec, namespaced, result) = r.map_err(|e| anyhow!("a listing task failed: {e}"))?;
         let scope = if namespaced { "namespace" } else { "cluster" };
         match result {
-            Ok(items) => {
-                ctx.progress.objects_listed(items.len() as u64);
-                lists.insert(spec.plural, items);
+            Ok(listed) => {
+                if let Some(why) = listed.partial {
+                    ctx.rec.error(&format!("{scope}/{}", spec.plural), why);
+                }
+                ctx.progress.objects_listed(listed.items.len() as u64);
+                lists.insert(spec.plural, listed.items);
             }
             Err(e) => ctx
                 .rec
