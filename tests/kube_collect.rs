@@ -28,6 +28,8 @@ fn sg(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Run {
         .stdin(Stdio::null())
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("SRC_ENDPOINT")
+        .env_remove("SRC_ACCESS_TOKEN")
         .env_remove("DOCKER_HOST")
         .env("HOME", cwd);
     for (k, v) in env {
@@ -68,10 +70,17 @@ impl Opened {
     }
 
     fn collector(&self) -> &sg_debug::bundle::format::CollectorRecord {
-        assert_eq!(self.manifest.collectors.len(), 1);
-        let c = &self.manifest.collectors[0];
-        assert_eq!(c.name, "kubernetes");
-        c
+        // The instance collector runs beside it, skipped here: no
+        // SRC_ACCESS_TOKEN (tests/instance_collect.rs covers it).
+        let names: Vec<&str> = self
+            .manifest
+            .collectors
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["kubernetes", "instance"]);
+        assert_eq!(self.manifest.collectors[1].status.as_str(), "skipped");
+        &self.manifest.collectors[0]
     }
 
     fn summary_row(&self, name: &str) -> Value {

@@ -45,6 +45,36 @@ pub struct Options {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
+    /// The Sourcegraph instance's URL for its GraphQL API
+    /// (`--sourcegraph-url`, else `SRC_ENDPOINT`).
+    pub sourcegraph_url: Option<String>,
+    /// Where the URL came from, for messages: the flag or the variable.
+    pub sourcegraph_url_source: &'static str,
+    /// `SRC_ACCESS_TOKEN`: never recorded, never shown.
+    pub access_token: Option<AccessToken>,
+    pub insecure_skip_verify: bool,
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// A Sourcegraph access token. Its `Debug` shows nothing, and `record`
+/// leaves it out: it must not reach the manifest, logs or messages.
+#[derive(Clone)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub fn new(token: String) -> AccessToken {
+        AccessToken(token)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(hidden)")
+    }
 }
 
 /// The largest log kept per container, so that memory stays bounded.
@@ -60,11 +90,26 @@ impl Options {
         m.insert("deadline_seconds".into(), self.deadline.as_secs().into());
         m.insert("no_exec".into(), self.no_exec.into());
         m.insert("obfuscate_network".into(), self.obfuscate_network.into());
+        if self.insecure_skip_verify {
+            m.insert("insecure_skip_verify".into(), true.into());
+        }
+        // Where the instance API's credential came from, never its value
+        // (a key naming a token would be a secret's name to the leak scan).
+        m.insert(
+            "instance_auth".into(),
+            if self.access_token.is_some() {
+                "SRC_ACCESS_TOKEN"
+            } else {
+                "none"
+            }
+            .into(),
+        );
         if self.pure_docker {
             m.insert("pure_docker".into(), true.into());
         }
         m.insert("deployment".into(), self.deployment.as_str().into());
         let kubeconfig = self.kubeconfig.as_ref().map(|p| p.display().to_string());
+        let ca_cert = self.ca_cert.as_ref().map(|p| p.display().to_string());
         for (k, v) in [
             ("docker_host", &self.docker_host),
             ("project", &self.project),
@@ -72,6 +117,8 @@ impl Options {
             ("kubeconfig", &kubeconfig),
             ("context", &self.context),
             ("namespace", &self.namespace),
+            ("sourcegraph_url", &self.sourcegraph_url),
+            ("ca_cert", &ca_cert),
         ] {
             if let Some(v) = v {
                 m.insert(k.into(), v.clone().into());

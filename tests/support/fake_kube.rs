@@ -10,6 +10,10 @@
 //!   ending now (a line starting `@-SECONDS ` is that old);
 //! - `scenario.json`: `extends`, `forbidden` (`"list nodes"`), `metrics`,
 //!   `helm_releases` (encoded here the way Helm stores them).
+//!
+//! The service proxy (`.../services/NAME/proxy/PATH`) forwards to
+//! `Scenario::service_proxy` as the API server does: without the
+//! `Authorization` header, which it consumes.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -49,6 +53,8 @@ pub struct Scenario {
     /// Added to every request.
     pub latency: Duration,
     pub metrics: bool,
+    /// Where `services/sourcegraph-frontend:http/proxy/...` goes.
+    pub service_proxy: Option<std::net::SocketAddr>,
 }
 
 fn testdata() -> PathBuf {
@@ -354,6 +360,8 @@ impl Drop for FakeKube {
 }
 
 struct Req {
+    method: String,
+    body: Vec<u8>,
     path: String,
     query: BTreeMap<String, String>,
     /// Every parameter in order: exec repeats `command`.
@@ -366,6 +374,7 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
     if r.read_line(&mut line).await.ok()? == 0 {
         return None;
     }
+    let method = line.split_whitespace().next()?.to_string();
     let target = line.split_whitespace().nth(1)?.to_string();
     let mut headers = HashMap::new();
     loop {
@@ -381,13 +390,14 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    // GETs only; a body would be a mistake of the client under test.
+    // Only the service proxy takes a body.
+    let mut body = Vec::new();
     if let Some(n) = headers
         .get("content-length")
         .and_then(|n| n.parse::<u64>().ok())
     {
-        let mut skip = vec![0; n as usize];
-        r.read_exact(&mut skip).await.ok()?;
+        body = vec![0; n as usize];
+        r.read_exact(&mut body).await.ok()?;
     }
     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
     let params: Vec<(String, String)> = q
@@ -399,6 +409,8 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
         })
         .collect();
     Some(Req {
+        method,
+        body,
         path: path.to_string(),
         query: params.iter().cloned().collect(),
         params,
@@ -443,6 +455,11 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
         {
             tokio::time::sleep(*d).await;
         }
+        if let Some(reply) = service_proxy(s, &req).await {
+            r.get_mut().write_all(&reply).await?;
+            r.get_mut().flush().await?;
+            continue;
+        }
         let is_upgrade = req
             .headers
             .get("upgrade")
@@ -483,6 +500,97 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
         r.get_mut().flush().await?;
     }
     Ok(())
+}
+
+/// `/api/v1/namespaces/NS/services/NAME/proxy/PATH?QUERY`: the raw answer
+/// of the service behind it, or the API server's refusal; None for other
+/// paths.
+async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
+    let seg: Vec<&str> = req.path.trim_matches('/').splitn(8, '/').collect();
+    let [
+        "api",
+        "v1",
+        "namespaces",
+        ns,
+        "services",
+        svc,
+        "proxy",
+        rest,
+    ] = seg.as_slice()
+    else {
+        return None;
+    };
+    let refuse = |reply: Reply| match reply {
+        Reply::Json(code, v) => {
+            let body = serde_json::to_vec(&v).unwrap();
+            let mut out = format!(
+                "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                reason(code),
+                body.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(&body);
+            out
+        }
+        _ => unreachable!("refusals are JSON"),
+    };
+    if s.forbidden.iter().any(|f| f == "create services/proxy") {
+        return Some(refuse(forbidden(
+            "create",
+            "services/proxy",
+            "",
+            Some(ns),
+            Some(svc),
+        )));
+    }
+    let Some(addr) = s
+        .service_proxy
+        .filter(|_| *svc == "sourcegraph-frontend:http")
+    else {
+        let name = svc.split(':').next().unwrap_or(svc);
+        return Some(refuse(status(
+            404,
+            "NotFound",
+            format!("services \"{name}\" not found"),
+        )));
+    };
+    let query: Vec<String> = req
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", escape(v)))
+        .collect();
+    let target = if query.is_empty() {
+        format!("/{rest}")
+    } else {
+        format!("/{rest}?{}", query.join("&"))
+    };
+    // Forwarded without Authorization: the API server consumed it.
+    let mut head = format!(
+        "{} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        req.method,
+        req.body.len()
+    );
+    if let Some(ct) = req.headers.get("content-type") {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut up = TcpStream::connect(addr).await.ok()?;
+    up.write_all(head.as_bytes()).await.ok()?;
+    up.write_all(&req.body).await.ok()?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer).await.ok()?;
+    Some(answer)
+}
+
+fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {

@@ -36,6 +36,8 @@ pub fn command(cwd: &Path) -> Command {
         .stdin(Stdio::null())
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("SRC_ENDPOINT")
+        .env_remove("SRC_ACCESS_TOKEN")
         .env("HOME", cwd);
     c
 }

@@ -1,0 +1,389 @@
+//! A fake Sourcegraph instance on 127.0.0.1 for the instance collector's
+//! tests: `POST /.api/graphql` over plain HTTP/1.1 or HTTPS, answering the
+//! way the real frontend does. The token is checked from
+//! `Authorization: token X` or the `token` URL parameter (what the
+//! service proxy path uses); a wrong one gets the real 401 text. Fields
+//! an older schema lacks get graphql-go's validation error; a non-admin
+//! token gets `must be site admin`; code host connections come in pages
+//! of at most `page_cap`, whatever was asked for.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub token: String,
+    pub version: String,
+    pub site_config: String,
+    /// (kind, displayName, config, lastSyncError) of each connection.
+    pub services: Vec<(String, String, String, Option<String>)>,
+    pub page_cap: usize,
+    /// `(type, field)` the schema lacks.
+    pub missing: Vec<(String, String)>,
+    pub admin: bool,
+    pub delay: Duration,
+    pub license: Value,
+    pub users: u64,
+    pub alerts: Value,
+    pub repository_stats: Value,
+}
+
+impl Default for Instance {
+    fn default() -> Instance {
+        Instance {
+            token: "0123456789abcdef0123456789abcdef01234567".into(),
+            version: "6.12.5040".into(),
+            site_config: "{\n  // Set by the admins.\n  \"externalURL\": \"https://sourcegraph.example.com\"\n}".into(),
+            services: vec![(
+                "GITHUB".into(),
+                "GitHub".into(),
+                "{\"url\": \"https://github.com\", \"token\": \"REDACTED\"}".into(),
+                None,
+            )],
+            page_cap: 50,
+            missing: Vec::new(),
+            admin: true,
+            delay: Duration::ZERO,
+            license: json!({"actualUserCount": 42, "license": {"tags": ["plan:enterprise-1"], "userCount": 100, "expiresAt": "2099-01-01T00:00:00Z"}}),
+            users: 45,
+            alerts: json!([]),
+            repository_stats: json!({"total": 1200, "cloned": 1190, "cloning": 4, "notCloned": 6, "failedFetch": 2, "indexed": 1100}),
+        }
+    }
+}
+
+/// What the fake saw of one request.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub authorization: Option<String>,
+    pub query: String,
+}
+
+pub struct FakeSourcegraph {
+    pub addr: std::net::SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A server certificate for 127.0.0.1 signed by a fresh CA: (CA PEM,
+/// server chain, key).
+pub struct TestCerts {
+    pub ca_pem: String,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+impl TestCerts {
+    pub fn new() -> TestCerts {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "sg-debug test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        TestCerts {
+            ca_pem: ca_cert.pem(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
+impl FakeSourcegraph {
+    pub fn start(i: Instance) -> FakeSourcegraph {
+        Self::serve(i, None)
+    }
+
+    pub fn start_tls(i: Instance, certs: &TestCerts) -> FakeSourcegraph {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![certs.cert_der.clone().into()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(certs.key_der.clone().into()),
+            )
+            .unwrap();
+        Self::serve(i, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn serve(i: Instance, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeSourcegraph {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let log = seen.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = TcpListener::from_std(listener).unwrap();
+                let i = Arc::new(i);
+                let serve = async {
+                    loop {
+                        let Ok((conn, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let (i, log, tls) = (i.clone(), log.clone(), tls.clone());
+                        tokio::spawn(async move {
+                            match tls {
+                                Some(acceptor) => {
+                                    // A client that refuses our certificate
+                                    // ends here.
+                                    if let Ok(s) = acceptor.accept(conn).await {
+                                        let _ = connection(s, &i, &log).await;
+                                    }
+                                }
+                                None => {
+                                    let _ = connection(conn, &i, &log).await;
+                                }
+                            }
+                        });
+                    }
+                };
+                tokio::select! {
+                    _ = serve => {}
+                    _ = stopped => {}
+                }
+            });
+            rt.shutdown_background();
+        });
+        FakeSourcegraph {
+            addr,
+            seen,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeSourcegraph {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads HTTP/1.1 requests with a Content-Length body, one after another.
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: S,
+    i: &Instance,
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    let mut r = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut headers: Vec<(String, String)> = Vec::new();
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).await? == 0 {
+                return Ok(());
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let len = header("content-length")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).await?;
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let text = request["query"].as_str().unwrap_or_default().to_string();
+        log.lock().unwrap().push(Seen {
+            path: path.to_string(),
+            authorization: header("authorization"),
+            query: text.clone(),
+        });
+        tokio::time::sleep(i.delay).await;
+        let token = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("token="))
+            .map(unescape)
+            .or_else(|| {
+                header("authorization").and_then(|a| a.strip_prefix("token ").map(str::to_string))
+            });
+        let (code, ctype, out) = if path != "/.api/graphql" {
+            (404, "text/plain", "404 page not found\n".to_string())
+        } else if token.as_deref() != Some(i.token.as_str()) {
+            (
+                401,
+                "text/plain; charset=utf-8",
+                "Invalid access token.\n".to_string(),
+            )
+        } else {
+            (
+                200,
+                "application/json",
+                answer(i, &text, &request["variables"]).to_string(),
+            )
+        };
+        let head = format!(
+            "HTTP/1.1 {code} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+            out.len()
+        );
+        r.get_mut().write_all(head.as_bytes()).await?;
+        r.get_mut().write_all(out.as_bytes()).await?;
+        r.get_mut().flush().await?;
+        if header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+            r.get_mut().shutdown().await?;
+            return Ok(());
+        }
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut k = 0;
+    while k < b.len() {
+        if b[k] == b'%'
+            && let Some(v) = s
+                .get(k + 1..k + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            k += 3;
+            continue;
+        }
+        out.push(b[k]);
+        k += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn has_word(query: &str, word: &str) -> bool {
+    query
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|w| w == word)
+}
+
+/// The answer to one query, as the real frontend shapes it.
+fn answer(i: &Instance, q: &str, vars: &Value) -> Value {
+    let unknown: Vec<Value> = i
+        .missing
+        .iter()
+        .filter(|(_, f)| has_word(q, f))
+        .map(|(t, f)| json!({"message": format!("Cannot query field \"{f}\" on type \"{t}\"."), "locations": [{"line": 1, "column": 10}]}))
+        .collect();
+    if !unknown.is_empty() {
+        return json!({"errors": unknown});
+    }
+    let admin_only = [
+        "configuration",
+        "externalServices",
+        "productSubscription",
+        "alerts",
+    ];
+    if !i.admin && admin_only.iter().any(|w| has_word(q, w)) {
+        return json!({"data": null, "errors": [{"message": "must be site admin", "path": ["site"]}]});
+    }
+    let has =
+        |ty: &str, f: &str| has_word(q, f) && !i.missing.iter().any(|(t, m)| t == ty && m == f);
+    let mut data = Map::new();
+    if has_word(q, "externalServices") {
+        let first = vars["first"].as_u64().unwrap_or(20) as usize;
+        let start = vars["after"]
+            .as_str()
+            .and_then(|c| c.strip_prefix("cursor:"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        let end = (start + first.min(i.page_cap)).min(i.services.len());
+        let nodes: Vec<Value> = (start..end)
+            .map(|n| {
+                let (kind, name, config, err) = &i.services[n];
+                let mut o = Map::new();
+                let mut put = |f: &str, v: Value| {
+                    if has("ExternalService", f) {
+                        o.insert(f.into(), v);
+                    }
+                };
+                put("id", json!(format!("RXh0ZXJuYWxTZXJ2aWNlOj{n}")));
+                put("kind", json!(kind));
+                put("displayName", json!(name));
+                put("url", json!(format!("/site-admin/external-services/{n}")));
+                put("config", json!(config));
+                put("createdAt", json!("2025-01-01T00:00:00Z"));
+                put("updatedAt", json!("2025-06-01T00:00:00Z"));
+                put("lastSyncAt", json!("2026-11-28T09:00:00Z"));
+                put("nextSyncAt", json!("2026-11-28T10:00:00Z"));
+                put("lastSyncError", json!(err));
+                put("repoCount", json!(10));
+                put("warning", Value::Null);
+                Value::Object(o)
+            })
+            .collect();
+        data.insert(
+            "externalServices".into(),
+            json!({"totalCount": i.services.len(), "nodes": nodes,
+                   "pageInfo": {"hasNextPage": end < i.services.len(),
+                                "endCursor": if end > start { Value::from(format!("cursor:{end}")) } else { Value::Null }}}),
+        );
+    }
+    let mut site = Map::new();
+    if has("Site", "productVersion") {
+        site.insert("productVersion".into(), json!(i.version));
+    }
+    if has("Site", "configuration") {
+        site.insert(
+            "configuration".into(),
+            json!({"id": 7, "effectiveContents": i.site_config, "validationMessages": []}),
+        );
+    }
+    if has("Site", "productSubscription") {
+        site.insert("productSubscription".into(), i.license.clone());
+    }
+    if has("Site", "alerts") {
+        site.insert("alerts".into(), i.alerts.clone());
+    }
+    if !site.is_empty() {
+        data.insert("site".into(), Value::Object(site));
+    }
+    if has("Query", "users") {
+        data.insert("users".into(), json!({"totalCount": i.users}));
+    }
+    if has("Query", "repositoryStats") {
+        data.insert("repositoryStats".into(), i.repository_stats.clone());
+    }
+    json!({"data": data})
+}
