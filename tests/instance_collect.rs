@@ -310,11 +310,24 @@ fn an_older_schema_loses_fields_not_the_collector() {
         ("ProductSubscriptionStatus", "actualUserCount"),
         ("Query", "repositoryStats"),
     ];
+    let services = (0..120)
+        .map(|n| {
+            (
+                "GITHUB".to_string(),
+                format!("gh {n}"),
+                "{}".to_string(),
+                None,
+            )
+        })
+        .collect();
     let sg = FakeSourcegraph::start(Instance {
         missing: missing
             .iter()
             .map(|(t, f)| (t.to_string(), f.to_string()))
             .collect(),
+        no_after: true,
+        services,
+        page_cap: usize::MAX,
         ..Instance::default()
     });
     let e = with_token(&sg.url());
@@ -334,7 +347,9 @@ fn an_older_schema_loses_fields_not_the_collector() {
     assert_eq!(s["product_version"], "6.12.5040");
     assert_eq!(s["license"]["licensed_users"], 100);
     assert_eq!(s["license"]["total_users"], 45);
-    assert_eq!(s["external_services"]["collected"], 1);
+    // Without `after`, every connection in one page.
+    assert!(said.contains(&"Query.externalServices(after)"), "{said:?}");
+    assert_eq!(s["external_services"]["collected"], 120);
     assert!(s.get("repository_stats").is_none());
     // The query was sent again without them.
     let seen = sg.seen();

@@ -128,6 +128,35 @@ impl Options {
     }
 }
 
+#[cfg(test)]
+impl Options {
+    /// The defaults of `collect`, no deployment flags, no instance access.
+    pub fn for_tests() -> Options {
+        Options {
+            since: Duration::from_secs(60),
+            max_log_bytes: 1 << 20,
+            concurrency: 2,
+            timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(30),
+            docker_host: None,
+            project: None,
+            container: None,
+            pure_docker: false,
+            obfuscate_network: false,
+            no_exec: true,
+            deployment: DeploymentChoice::Auto,
+            kubeconfig: None,
+            context: None,
+            namespace: None,
+            sourcegraph_url: None,
+            sourcegraph_url_source: "",
+            access_token: None,
+            insecure_skip_verify: false,
+            ca_cert: None,
+        }
+    }
+}
+
 /// `90s`, `30m`, `24h`, `7d`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();

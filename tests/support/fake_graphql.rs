@@ -26,6 +26,8 @@ pub struct Instance {
     /// `(type, field)` the schema lacks.
     pub missing: Vec<(String, String)>,
     pub admin: bool,
+    /// An instance older than `externalServices(after:)`.
+    pub no_after: bool,
     pub delay: Duration,
     pub license: Value,
     pub users: u64,
@@ -48,6 +50,7 @@ impl Default for Instance {
             page_cap: 50,
             missing: Vec::new(),
             admin: true,
+            no_after: false,
             delay: Duration::ZERO,
             license: json!({"actualUserCount": 42, "license": {"tags": ["plan:enterprise-1"], "userCount": 100, "expiresAt": "2099-01-01T00:00:00Z"}}),
             users: 45,
@@ -300,12 +303,15 @@ fn has_word(query: &str, word: &str) -> bool {
 
 /// The answer to one query, as the real frontend shapes it.
 fn answer(i: &Instance, q: &str, vars: &Value) -> Value {
-    let unknown: Vec<Value> = i
+    let mut unknown: Vec<Value> = i
         .missing
         .iter()
         .filter(|(_, f)| has_word(q, f))
         .map(|(t, f)| json!({"message": format!("Cannot query field \"{f}\" on type \"{t}\"."), "locations": [{"line": 1, "column": 10}]}))
         .collect();
+    if i.no_after && q.contains("after:") {
+        unknown.push(json!({"message": "Unknown argument \"after\" on field \"externalServices\" of type \"Query\".", "locations": [{"line": 1, "column": 40}]}));
+    }
     if !unknown.is_empty() {
         return json!({"errors": unknown});
     }

@@ -79,6 +79,15 @@ impl Query {
         *self != before
     }
 
+    /// Gives `field` (at the top level) other arguments, and the query
+    /// other parameters: for an older schema without an argument.
+    pub fn set_args(&mut self, field: &str, args: &'static str, params: &'static str) {
+        for f in self.fields.iter_mut().filter(|f| f.name == field) {
+            f.args = args;
+        }
+        self.params = params;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
@@ -114,6 +123,18 @@ static MISSING: LazyLock<Regex> = LazyLock::new(|| {
 /// `(type, field)` when a GraphQL error says the schema has no such field.
 pub fn missing_field(message: &str) -> Option<(String, String)> {
     MISSING
+        .captures(message)
+        .map(|c| (c[2].to_string(), c[1].to_string()))
+}
+
+static UNKNOWN_ARG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^Unknown argument "([A-Za-z0-9_]+)" on field "([A-Za-z0-9_]+)""#).unwrap()
+});
+
+/// `(field, argument)` when a GraphQL error says the field takes no such
+/// argument.
+pub fn unknown_argument(message: &str) -> Option<(String, String)> {
+    UNKNOWN_ARG
         .captures(message)
         .map(|c| (c[2].to_string(), c[1].to_string()))
 }
@@ -185,6 +206,12 @@ mod tests {
     #[test]
     fn recognises_errors() {
         assert_eq!(missing_field("must be site admin"), None);
+        assert_eq!(
+            unknown_argument(
+                "Unknown argument \"after\" on field \"externalServices\" of type \"Query\"."
+            ),
+            Some(("externalServices".into(), "after".into()))
+        );
         assert!(is_not_admin("must be site admin"));
         let r = serde_json::json!({"errors": [{"message": "a"}, {"x": 1}]});
         assert_eq!(error_messages(&r), ["a", "{\"x\":1}"]);

@@ -302,6 +302,45 @@ pub fn same_instance(deployment: Option<&str>, instance: Option<&str>) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::AccessToken;
+
+    fn skipped(i: &Instance) -> &str {
+        match &i.plan {
+            Plan::Skip(why) => why,
+            Plan::Run { .. } => panic!("not skipped"),
+        }
+    }
+
+    #[test]
+    fn skipped_outside_kubernetes_without_a_url_or_without_a_token() {
+        let mut o = Options::for_tests();
+        let why = skipped(&plan(&o, None)).to_string();
+        assert!(
+            why.contains("no instance URL: pass --sourcegraph-url URL (or set SRC_ENDPOINT)")
+                && why.contains("SRC_ACCESS_TOKEN"),
+            "{why}"
+        );
+        o.sourcegraph_url = Some("https://sg.example.com".into());
+        o.sourcegraph_url_source = "SRC_ENDPOINT";
+        let why = skipped(&plan(&o, None)).to_string();
+        assert!(
+            why.starts_with("SRC_ENDPOINT is set but SRC_ACCESS_TOKEN is not"),
+            "{why}"
+        );
+        o.access_token = Some(AccessToken::new("t".into()));
+        let p = plan(&o, None);
+        assert!(matches!(&p.plan, Plan::Run { route: Ok(_), .. }));
+        assert_eq!(
+            p.describe(),
+            "the Sourcegraph instance's API at https://sg.example.com/.api/graphql"
+        );
+        // An unusable CA file fails the collector, not the run.
+        o.ca_cert = Some("/nonexistent/ca.pem".into());
+        let p = plan(&o, None);
+        assert!(
+            matches!(&p.plan, Plan::Run { route: Err(e), .. } if e.contains("--ca-cert /nonexistent/ca.pem"))
+        );
+    }
 
     #[test]
     fn same_instance_by_version() {

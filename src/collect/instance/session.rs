@@ -6,12 +6,17 @@
 
 use serde_json::{Value, json};
 
-use super::graphql::{Query, error_messages, is_not_admin, leaf, leaves, missing_field, obj};
+use super::graphql::{
+    Query, error_messages, is_not_admin, leaf, leaves, missing_field, obj, unknown_argument,
+};
 use super::transport::{ApiError, Route, scrub};
 use crate::collect::CollectorHandle;
 
 /// Connections asked for per page; the instance may send fewer.
 pub const PAGE: u64 = 100;
+/// Instances older than `externalServices(after:)` list connections in
+/// one page of at most `first`: ask for more than any instance has.
+pub const ALL_AT_ONCE: u64 = 1_000_000;
 
 pub fn site() -> Query {
     Query {
@@ -150,6 +155,13 @@ impl Session<'_> {
             if q.is_empty() {
                 return Ok(None);
             }
+            let mut vars = vars.clone();
+            if !q.text().contains("$after")
+                && let Some(v) = vars.as_object_mut()
+                && v.remove("after").is_some()
+            {
+                v.insert("first".into(), ALL_AT_ONCE.into());
+            }
             let body = json!({"query": q.text(), "variables": vars});
             let answer = match self.route.post(&body, self.token).await {
                 Ok(a) => a,
@@ -177,6 +189,18 @@ impl Session<'_> {
                         self.missing.push(name);
                     }
                 }
+            }
+            // Older instances list connections without `after`: all of
+            // them in one page instead.
+            if messages
+                .iter()
+                .filter_map(|m| unknown_argument(m))
+                .any(|(f, a)| f == "externalServices" && a == "after")
+                && q.text().contains("after: $after")
+            {
+                q.set_args("externalServices", "(first: $first)", "($first: Int!)");
+                self.missing.push("Query.externalServices(after)".into());
+                dropped = true;
             }
             if dropped {
                 continue;
