@@ -239,10 +239,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             query: text.clone(),
         });
         tokio::time::sleep(i.delay).await;
-        let token = query
-            .split('&')
-            .find_map(|p| p.strip_prefix("token="))
-            .map(unescape)
+        let token = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
             .or_else(|| {
                 header("authorization").and_then(|a| a.strip_prefix("token ").map(str::to_string))
             });
@@ -273,26 +272,6 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             return Ok(());
         }
     }
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut k = 0;
-    while k < b.len() {
-        if b[k] == b'%'
-            && let Some(v) = s
-                .get(k + 1..k + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            k += 3;
-            continue;
-        }
-        out.push(b[k]);
-        k += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn has_word(query: &str, word: &str) -> bool {

@@ -554,15 +554,13 @@ async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
             format!("services \"{name}\" not found"),
         )));
     };
-    let query: Vec<String> = req
-        .params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", escape(v)))
-        .collect();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&req.params)
+        .finish();
     let target = if query.is_empty() {
         format!("/{rest}")
     } else {
-        format!("/{rest}?{}", query.join("&"))
+        format!("/{rest}?{query}")
     };
     // Forwarded without Authorization: the API server consumed it.
     let mut head = format!(
@@ -580,17 +578,6 @@ async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
     let mut answer = Vec::new();
     up.read_to_end(&mut answer).await.ok()?;
     Some(answer)
-}
-
-fn escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
