@@ -734,12 +734,22 @@ fn hostile_bundle(dir: &Path) -> std::path::PathBuf {
         sg_json(2, "ERROR", planted, "no space left on device"),
     ]
     .concat();
+    // What the instance's API said is the customer's text too.
+    let instance = json_bytes(&json!({
+        "endpoint": format!("https://sg.example.com/{planted}"),
+        "product_version": planted,
+        "license": {"present": true, "tags": [planted], "licensed_users": 10, "actual_user_count": 11},
+        "external_services": {"total_count": 1, "collected": 1, "by_kind": {planted: 1},
+            "sync_errors": [{"id": "1", "kind": planted, "display_name": planted, "message": planted}]},
+        "alerts": [{"type": "WARNING", "message": planted}],
+    }));
     let files = with(vec![
         ("summary.json", summary(vec![evil])),
         (
             "kubernetes/pods/gitserver-0/gitserver.log",
             log.into_bytes(),
         ),
+        ("instance/summary.json", instance),
     ]);
     bundle(dir, "evil.zip", "search", "kubernetes", &files)
 }
@@ -784,6 +794,7 @@ fn html_page_escapes_everything_from_the_bundle() {
         "Containers (1)",
         "Drift against upstream",
         "Top errors and warnings",
+        "<h2>Instance</h2>",
     ] {
         assert!(html.contains(section), "{section} missing");
     }
