@@ -601,3 +601,38 @@ fn url_without_token_is_a_usage_error() {
         "nothing written"
     );
 }
+
+#[test]
+fn http_proxy_and_no_proxy_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let kube = healthy_kube();
+    // The fake plays the proxy: the instance's name does not resolve, so
+    // only a request through the proxy reaches it.
+    let sg = FakeSourcegraph::start(Instance::default());
+    let proxy = sg.url();
+    let mut e = with_token("http://sourcegraph.invalid");
+    e.push(("HTTP_PROXY", proxy.clone()));
+    e.push(("NO_PROXY", "127.0.0.1,localhost".into()));
+    let r = collect(&kube, dir.path(), &[], &env(&e));
+    assert_eq!(r.instance().status, CollectorStatus::Ok, "{}", r.errors());
+    assert!(
+        sg.seen()
+            .iter()
+            .all(|q| q.target == "http://sourcegraph.invalid/.api/graphql"),
+        "{:?}",
+        sg.seen()
+    );
+    // NO_PROXY naming the instance: straight to it, which cannot resolve.
+    let before = sg.seen().len();
+    e.push(("NO_PROXY", "sourcegraph.invalid".into()));
+    let r = collect(&kube, dir.path(), &[], &env(&e));
+    assert_eq!(r.instance().status, CollectorStatus::Failed);
+    assert!(
+        r.errors()
+            .contains("cannot connect to http://sourcegraph.invalid"),
+        "{}",
+        r.errors()
+    );
+    assert_eq!(sg.seen().len(), before);
+    r.assert_absent(TOKEN);
+}

@@ -63,6 +63,9 @@ impl Default for Instance {
 /// What the fake saw of one request.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// The request's target as sent: absolute (`http://host/...`) when
+    /// it came as to an HTTP proxy.
+    pub target: String,
     pub path: String,
     pub authorization: Option<String>,
     pub query: String,
@@ -230,10 +233,17 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             .unwrap_or(0);
         let mut body = vec![0; len];
         r.read_exact(&mut body).await?;
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        // A request sent to a proxy names the whole URL: the fake then
+        // plays the proxy and the instance behind it.
+        let origin_form = match target.strip_prefix("http://") {
+            Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]).to_string(),
+            None => target.clone(),
+        };
+        let (path, query) = origin_form.split_once('?').unwrap_or((&origin_form, ""));
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let text = request["query"].as_str().unwrap_or_default().to_string();
         log.lock().unwrap().push(Seen {
+            target: target.clone(),
             path: path.to_string(),
             authorization: header("authorization"),
             query: text.clone(),
