@@ -298,6 +298,19 @@ impl Kube {
                     body: s.message,
                 })
             }
+            // kube reads any JSON error body as a `Status`; the API server's
+            // own always says `Failure`. Without it, the service answered.
+            Ok(Err(kube::Error::Api(s))) if s.status.is_none() => Err(KubeError {
+                kind: ErrorKind::Status(s.code),
+                message: format!(
+                    "the service answered an HTTP error with a JSON body that is not a Kubernetes Status{}",
+                    if s.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", s.message)
+                    }
+                ),
+            }),
             Ok(Err(e)) => Err(self.convert(&a, e)),
             Err(_) => Err(KubeError {
                 kind: ErrorKind::Transport,
