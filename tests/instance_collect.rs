@@ -7,6 +7,7 @@
 mod fake_graphql;
 #[path = "support/fake_kube.rs"]
 mod fake_kube;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,7 +17,6 @@ use std::time::Duration;
 use fake_graphql::{FakeSourcegraph, Instance, TestCerts};
 use fake_kube::{FakeKube, Scenario};
 use serde_json::{Value, json};
-use sg_debug::bundle::Bundle;
 use sg_debug::bundle::format::{CollectorRecord, CollectorStatus, Manifest};
 
 struct Run {
@@ -105,21 +105,12 @@ fn collect(kube: &FakeKube, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> 
     let out = c.output().expect("running sg-debug");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out_zip.exists(), "no bundle: {stderr}");
-    let mut b = Bundle::open(&out_zip).unwrap();
-    assert!(b.verify().problems.is_empty());
-    let names: Vec<String> = b.entries().iter().map(|e| e.name.clone()).collect();
-    let files = names
-        .into_iter()
-        .map(|n| {
-            let data = b.read_entry(&n).unwrap();
-            (n, String::from_utf8_lossy(&data).into_owned())
-        })
-        .collect();
+    let (manifest, files) = support::read_bundle(&out_zip);
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr,
-        manifest: b.manifest().clone(),
+        manifest,
         files,
     };
     // The deployment collector ran whatever the instance did.

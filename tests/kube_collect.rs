@@ -4,6 +4,7 @@
 
 #[path = "support/fake_kube.rs"]
 mod fake_kube;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use fake_kube::{FakeKube, Scenario, USER};
 use serde_json::Value;
-use sg_debug::bundle::{Bundle, Manifest};
+use sg_debug::bundle::Manifest;
 
 struct Run {
     code: i32,
@@ -96,21 +97,8 @@ impl Opened {
 }
 
 fn open(path: &Path) -> Opened {
-    let mut b = Bundle::open(path).unwrap();
-    let names: Vec<String> = b.entries().iter().map(|e| e.name.clone()).collect();
-    let files = names
-        .into_iter()
-        .map(|n| {
-            let data = b.read_entry(&n).unwrap();
-            (n, String::from_utf8_lossy(&data).into_owned())
-        })
-        .collect();
-    let v = b.verify();
-    assert!(v.problems.is_empty(), "{:?}", v.problems);
-    Opened {
-        manifest: b.manifest().clone(),
-        files,
-    }
+    let (manifest, files) = support::read_bundle(path);
+    Opened { manifest, files }
 }
 
 /// Every secret planted in the fixtures starts with `fixture-`; the

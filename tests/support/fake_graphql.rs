@@ -5,7 +5,8 @@
 //! service proxy path uses); a wrong one gets the real 401 text. Fields
 //! an older schema lacks get graphql-go's validation error; a non-admin
 //! token gets `must be site admin`; code host connections come in pages
-//! of at most `page_cap`, whatever was asked for.
+//! of at most `page_cap`, whatever was asked for. It runs on
+//! `fake_kube::LocalServer`: include `fake_kube.rs` beside it.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+
+use super::fake_kube::LocalServer;
 
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -74,8 +76,7 @@ pub struct Seen {
 pub struct FakeSourcegraph {
     pub addr: std::net::SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LocalServer,
 }
 
 /// A server certificate for 127.0.0.1 signed by a fresh CA: (CA PEM,
@@ -125,54 +126,28 @@ impl FakeSourcegraph {
     }
 
     fn serve(i: Instance, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeSourcegraph {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let log = seen.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                let i = Arc::new(i);
-                let serve = async {
-                    loop {
-                        let Ok((conn, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let (i, log, tls) = (i.clone(), log.clone(), tls.clone());
-                        tokio::spawn(async move {
-                            match tls {
-                                Some(acceptor) => {
-                                    // A client that refuses our certificate
-                                    // ends here.
-                                    if let Ok(s) = acceptor.accept(conn).await {
-                                        let _ = connection(s, &i, &log).await;
-                                    }
-                                }
-                                None => {
-                                    let _ = connection(conn, &i, &log).await;
-                                }
-                            }
-                        });
+        let (log, i) = (seen.clone(), Arc::new(i));
+        let server = LocalServer::start(move |conn| {
+            let (i, log, tls) = (i.clone(), log.clone(), tls.clone());
+            async move {
+                match tls {
+                    // A client that refuses our certificate ends here.
+                    Some(acceptor) => {
+                        if let Ok(s) = acceptor.accept(conn).await {
+                            let _ = connection(s, &i, &log).await;
+                        }
                     }
-                };
-                tokio::select! {
-                    _ = serve => {}
-                    _ = stopped => {}
+                    None => {
+                        let _ = connection(conn, &i, &log).await;
+                    }
                 }
-            });
-            rt.shutdown_background();
+            }
         });
         FakeSourcegraph {
-            addr,
+            addr: server.addr,
             seen,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -186,17 +161,6 @@ impl FakeSourcegraph {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeSourcegraph {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

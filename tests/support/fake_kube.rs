@@ -254,21 +254,25 @@ fn helm_secret(r: &Value) -> Value {
     typed(&s).unwrap()
 }
 
-pub struct FakeKube {
+/// A server on 127.0.0.1 on its own thread and runtime: `handle` serves
+/// each connection, until the server is dropped. The fake API server and
+/// the fake Sourcegraph instance (`fake_graphql.rs`) both run on one.
+pub struct LocalServer {
     pub addr: std::net::SocketAddr,
-    requests: Arc<AtomicU64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl FakeKube {
-    pub fn start(s: Scenario) -> FakeKube {
+impl LocalServer {
+    pub fn start<F, Fut>(handle: F) -> LocalServer
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(AtomicU64::new(0));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let counter = requests.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -276,16 +280,12 @@ impl FakeKube {
                 .unwrap();
             rt.block_on(async move {
                 let listener = TcpListener::from_std(listener).unwrap();
-                let s = Arc::new(s);
                 let serve = async {
                     loop {
                         let Ok((conn, _)) = listener.accept().await else {
                             continue;
                         };
-                        let (s, counter) = (s.clone(), counter.clone());
-                        tokio::spawn(async move {
-                            let _ = connection(conn, &s, &counter).await;
-                        });
+                        tokio::spawn(handle(conn));
                     }
                 };
                 tokio::select! {
@@ -295,11 +295,46 @@ impl FakeKube {
             });
             rt.shutdown_background();
         });
-        FakeKube {
+        LocalServer {
             addr,
-            requests,
             stop: Some(stop),
             thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub struct FakeKube {
+    pub addr: std::net::SocketAddr,
+    requests: Arc<AtomicU64>,
+    _server: LocalServer,
+}
+
+impl FakeKube {
+    pub fn start(s: Scenario) -> FakeKube {
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        let s = Arc::new(s);
+        let server = LocalServer::start(move |conn| {
+            let (s, counter) = (s.clone(), counter.clone());
+            async move {
+                let _ = connection(conn, &s, &counter).await;
+            }
+        });
+        FakeKube {
+            addr: server.addr,
+            requests,
+            _server: server,
         }
     }
 
@@ -345,17 +380,6 @@ users:
         );
         std::fs::write(&path, text).unwrap();
         path
-    }
-}
-
-impl Drop for FakeKube {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -176,12 +176,8 @@ async fn gather(
         let conf = &site["configuration"];
         if let Some(text) = conf["effectiveContents"].as_str() {
             // As the instance holds it: JSONC, comments kept.
-            let mut body = text.as_bytes().to_vec();
-            if !body.ends_with(b"\n") {
-                body.push(b'\n');
-            }
             ctx.sink
-                .bytes(SITE_CONFIG_NAME, FileKind::Config, body)
+                .bytes(SITE_CONFIG_NAME, FileKind::Config, with_newline(text))
                 .await?;
             summary.site_config = Some(SiteConfig {
                 entry: SITE_CONFIG_NAME.into(),
@@ -238,11 +234,9 @@ async fn external_services(
             let entry = facts::config_entry(nodes.len() + 1, node["kind"].as_str().unwrap_or(""));
             let (node, config) = facts::split_node(node, &entry);
             if let Some(c) = config {
-                let mut body = c.into_bytes();
-                if !body.ends_with(b"\n") {
-                    body.push(b'\n');
-                }
-                ctx.sink.bytes(&entry, FileKind::Config, body).await?;
+                ctx.sink
+                    .bytes(&entry, FileKind::Config, with_newline(&c))
+                    .await?;
             }
             facts::tally(&mut tally, &node);
             nodes.push(node);
@@ -278,6 +272,15 @@ async fn external_services(
     ctx.progress
         .detail(&format!("instance: {} code host connections", nodes.len()));
     Ok((Some(tally), stop))
+}
+
+/// A text file's bytes, ending with a line break.
+fn with_newline(text: &str) -> Vec<u8> {
+    let mut body = text.as_bytes().to_vec();
+    if !body.ends_with(b"\n") {
+        body.push(b'\n');
+    }
+    body
 }
 
 /// Whether the instance whose API answered is the deployment collected:
