@@ -233,6 +233,7 @@ fn a_token_that_is_not_a_site_admin_s() {
     let kube = healthy_kube();
     let sg = FakeSourcegraph::start(Instance {
         admin: false,
+        version: "6.1.1".into(),
         ..Instance::default()
     });
     let e = with_token(&sg.url());
@@ -245,6 +246,10 @@ fn a_token_that_is_not_a_site_admin_s() {
         r.errors()
     );
     assert!(r.stderr.contains("site admin"), "{}", r.stderr);
+    // The version anyone may read still came: the same-instance check ran.
+    assert_eq!(r.json("instance/summary.json")["product_version"], "6.1.1");
+    assert!(r.manifest.warnings[0].contains("reports version 6.1.1"));
+    assert!(!r.files.contains_key("instance/site-config.jsonc"));
     r.assert_absent(TOKEN);
 }
 

@@ -275,7 +275,13 @@ fn answer(i: &Instance, q: &str, vars: &Value) -> Value {
         "alerts",
     ];
     if !i.admin && admin_only.iter().any(|w| has_word(q, w)) {
-        return json!({"data": null, "errors": [{"message": "must be site admin", "path": ["site"]}]});
+        // What anyone may read comes with the refusal.
+        let data = if has_word(q, "productVersion") {
+            json!({"site": {"productVersion": i.version, "configuration": null}})
+        } else {
+            Value::Null
+        };
+        return json!({"data": data, "errors": [{"message": "must be site admin", "path": ["site", "configuration"]}]});
     }
     let has =
         |ty: &str, f: &str| has_word(q, f) && !i.missing.iter().any(|(t, m)| t == ty && m == f);

@@ -131,6 +131,7 @@ async fn collect(ctx: &Ctx, route: &Route, token: &str) -> Result<()> {
         token,
         rec: &ctx.rec,
         missing: Vec::new(),
+        partial: None,
     };
     let mut summary = InstanceSummary {
         endpoint: route.describe(),
@@ -167,12 +168,20 @@ async fn gather(
             }
         };
     }
-    if let Some(d) = ask!("site", &mut session::site(), json!({})) {
-        let site = &d["site"];
-        summary.product_version = site["productVersion"].as_str().map(str::to_string);
-        if let Some(v) = &summary.product_version {
-            ctx.rec.set_instance_version(v.clone());
+    let site = match s.run("site", &mut session::site(), json!({})).await {
+        Ok(d) => d,
+        Err(stop) => {
+            // A token that is not a site admin's still learns the version,
+            // for the same-instance check.
+            if let Some(d) = &s.partial {
+                version(ctx, summary, d);
+            }
+            return Ok(Some(stop));
         }
+    };
+    if let Some(d) = site {
+        version(ctx, summary, &d);
+        let site = &d["site"];
         let conf = &site["configuration"];
         if let Some(text) = conf["effectiveContents"].as_str() {
             // As the instance holds it: JSONC, comments kept.
@@ -203,6 +212,13 @@ async fn gather(
         summary.repository_stats = facts::repository_stats(&d);
     }
     Ok(None)
+}
+
+fn version(ctx: &Ctx, summary: &mut InstanceSummary, data: &Value) {
+    summary.product_version = data["site"]["productVersion"].as_str().map(str::to_string);
+    if let Some(v) = &summary.product_version {
+        ctx.rec.set_instance_version(v.clone());
+    }
 }
 
 /// Every code host connection, page after page until the instance says

@@ -139,6 +139,9 @@ pub struct Session<'a> {
     pub rec: &'a CollectorHandle,
     /// `Type.field` dropped so far.
     pub missing: Vec<String>,
+    /// The `data` that came with a refusal that stopped the collector
+    /// (fields anyone may read, like the version, beside a site admin's).
+    pub partial: Option<Value>,
 }
 
 impl Session<'_> {
@@ -176,6 +179,7 @@ impl Session<'_> {
                 .map(|m| scrub(m, self.token))
                 .collect();
             if let Some(m) = messages.iter().find(|m| is_not_admin(m)) {
+                self.partial = answer.get("data").filter(|d| d.is_object()).cloned();
                 return Err(Stop(format!(
                     "the token in SRC_ACCESS_TOKEN does not belong to a site admin (the instance said: {m}); the site configuration, code hosts and license are for site admins only: use a site admin's token"
                 )));
