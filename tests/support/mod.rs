@@ -36,9 +36,9 @@ pub fn command(cwd: &Path) -> Command {
         .stdin(Stdio::null())
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("SRC_ENDPOINT")
-        .env_remove("SRC_ACCESS_TOKEN")
         .env("HOME", cwd);
+    // Nor to a Sourcegraph instance of the developer's (src-cli's variables).
+    c.env_remove("SRC_ENDPOINT").env_remove("SRC_ACCESS_TOKEN");
     c
 }
 
