@@ -749,6 +749,8 @@ fn permission_denied_on_the_socket_says_what_to_do() {
         .current_dir(work.path())
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("SRC_ENDPOINT")
+        .env_remove("SRC_ACCESS_TOKEN")
         .env("HOME", work.path())
         .output()
         .expect("setpriv (util-linux)");

@@ -4,6 +4,7 @@
 
 #[path = "support/fake_kube.rs"]
 mod fake_kube;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use fake_kube::{FakeKube, Scenario, USER, typed};
 use serde_json::Value;
-use sg_debug::bundle::{Bundle, Manifest};
+use sg_debug::bundle::Manifest;
 
 struct Run {
     code: i32,
@@ -28,6 +29,8 @@ fn sg(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Run {
         .stdin(Stdio::null())
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("SRC_ENDPOINT")
+        .env_remove("SRC_ACCESS_TOKEN")
         .env_remove("DOCKER_HOST")
         .env("HOME", cwd);
     for (k, v) in env {
@@ -68,10 +71,17 @@ impl Opened {
     }
 
     fn collector(&self) -> &sg_debug::bundle::format::CollectorRecord {
-        assert_eq!(self.manifest.collectors.len(), 1);
-        let c = &self.manifest.collectors[0];
-        assert_eq!(c.name, "kubernetes");
-        c
+        // The instance collector runs beside it, skipped here: no
+        // SRC_ACCESS_TOKEN (tests/instance_collect.rs covers it).
+        let names: Vec<&str> = self
+            .manifest
+            .collectors
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["kubernetes", "instance"]);
+        assert_eq!(self.manifest.collectors[1].status.as_str(), "skipped");
+        &self.manifest.collectors[0]
     }
 
     fn summary_row(&self, name: &str) -> Value {
@@ -87,21 +97,8 @@ impl Opened {
 }
 
 fn open(path: &Path) -> Opened {
-    let mut b = Bundle::open(path).unwrap();
-    let names: Vec<String> = b.entries().iter().map(|e| e.name.clone()).collect();
-    let files = names
-        .into_iter()
-        .map(|n| {
-            let data = b.read_entry(&n).unwrap();
-            (n, String::from_utf8_lossy(&data).into_owned())
-        })
-        .collect();
-    let v = b.verify();
-    assert!(v.problems.is_empty(), "{:?}", v.problems);
-    Opened {
-        manifest: b.manifest().clone(),
-        files,
-    }
+    let (manifest, files) = support::read_bundle(path);
+    Opened { manifest, files }
 }
 
 /// Every secret planted in the fixtures starts with `fixture-`; the

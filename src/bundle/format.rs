@@ -53,6 +53,11 @@ pub struct Manifest {
     /// with the reason (for example: could not be redacted safely).
     #[serde(default)]
     pub omitted: Vec<OmittedRecord>,
+    /// What must not be missed when reading the bundle, found by comparing
+    /// collectors' results (for example: the instance whose API answered
+    /// runs another version than the deployment collected).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The independent re-read of every written file for secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leak_scan: Option<LeakScan>,
@@ -144,6 +149,10 @@ pub struct CollectorRecord {
     pub duration_ms: u64,
     #[serde(default)]
     pub errors: Vec<CollectorError>,
+    /// What a user should know that is not an error: why the collector
+    /// was skipped and how to enable it, how it reached its source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -52,6 +52,7 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
         collectors,
         files,
         omitted,
+        warnings,
         leak_scan,
     } = m;
     // sg-debug's own name and version.
@@ -90,7 +91,10 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
             status: _,
             duration_ms: _,
             errors,
+            notes,
         } = c;
+        // Notes quote versions, URLs and server messages.
+        notes.iter_mut().for_each(&mut *f);
         for e in errors {
             let CollectorError { target, message } = e;
             f(target);
@@ -121,6 +125,8 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
         } = o;
         f(reason);
     }
+    // They quote versions and image tags.
+    warnings.iter_mut().for_each(&mut *f);
     // Entry names, rule ids and line numbers: see `set_leak_scan`.
     let _: &mut Option<LeakScan> = leak_scan;
 }
@@ -158,6 +164,7 @@ mod tests {
                     target: s.into(),
                     message: s.into(),
                 }],
+                notes: vec![s.into()],
             }],
             files: vec![FileRecord {
                 path: "a.log".into(),
@@ -173,6 +180,7 @@ mod tests {
                 collector: "kubernetes".into(),
                 reason: s.into(),
             }],
+            warnings: vec![s.into()],
             leak_scan: None,
         }
     }
@@ -187,7 +195,7 @@ mod tests {
         });
         let json = serde_json::to_string(&m).unwrap();
         assert!(!json.contains("SECRET"), "{json}");
-        assert_eq!(n, 9);
+        assert_eq!(n, 11);
     }
 
     #[test]

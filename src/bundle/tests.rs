@@ -43,6 +43,7 @@ fn manifest() -> Manifest {
         collectors: vec![],
         files: vec![],
         omitted: vec![],
+        warnings: vec![],
         leak_scan: None,
     }
 }
@@ -383,7 +384,10 @@ fn written_manifest_matches_the_documented_schema() {
             target: "nodes".into(),
             message: "forbidden".into(),
         }],
+        notes: vec!["reached through the service proxy".into()],
     });
+    m.warnings
+        .push("the instance answering is not this deployment".into());
     m.files[0].redactions.insert("github-token".into(), 2);
     m.files[0].notes.push("redacted line by line".into());
     m.leak_scan = Some(LeakScan {

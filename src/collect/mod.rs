@@ -5,11 +5,13 @@
 //! packager runs on its own thread.
 //!
 //! A collector is a small part behind the `Collector` trait: `docker` and
-//! `kubernetes` are deployment collectors (exactly one runs); pieces they
-//! share live in `parts`.
+//! `kubernetes` are deployment collectors (exactly one runs); `instance`
+//! (the Sourcegraph GraphQL API) runs beside it; pieces they share live in
+//! `parts`.
 
 mod detect;
 pub mod docker;
+pub mod instance;
 pub mod kubernetes;
 pub mod options;
 pub mod parts;
@@ -31,7 +33,7 @@ use crate::bundle::format::{
 };
 use crate::category::Category;
 use crate::redact::Redactor;
-pub use options::{DeploymentChoice, Options};
+pub use options::{AccessToken, DeploymentChoice, Options};
 use parts::tail::SpoolDir;
 pub use pipeline::{CollectorHandle, Ctx, Recorder, Sink};
 pub use progress::Progress;
@@ -45,6 +47,11 @@ pub trait Collector: Send {
     /// Sends artifacts into `ctx.sink` and records problems in `ctx.rec`.
     /// An `Err` means the collector could not do its job at all.
     fn collect(self: Box<Self>, ctx: Ctx) -> BoxFuture<'static, Result<()>>;
+    /// A Kubernetes deployment collector's way to the frontend, for the
+    /// instance collector when no URL is given.
+    fn kube_frontend(&self) -> Option<kubernetes::KubeFrontend> {
+        None
+    }
 }
 
 /// Everything `run` needs, already checked by the command.
@@ -74,7 +81,8 @@ pub fn run(plan: Plan) -> Result<Collected> {
     // A wrong host or an ambiguous choice is the user's to fix, not a
     // bundle's to record: no bundle is written then.
     let deployment = prepared.runtime.block_on(detect::detect(&plan.options))?;
-    run_collectors(plan, prepared, vec![deployment])
+    let instance = instance::plan(&plan.options, deployment.kube_frontend());
+    run_collectors(plan, prepared, vec![deployment, Box::new(instance)])
 }
 
 /// What exists before any collector runs.
@@ -185,6 +193,13 @@ fn run_collectors(
         .join()
         .map_err(|_| anyhow::anyhow!("the packager thread panicked"))?;
 
+    // After every collector ran, so that neither waits for the other:
+    // the instance whose API answered should be the deployment collected.
+    let deployed = recorder.deployment().sourcegraph_version;
+    let warnings: Vec<String> =
+        instance::same_instance(deployed.as_deref(), recorder.instance_version().as_deref())
+            .into_iter()
+            .collect();
     let mut collectors = recorder.finish();
     for (collector, err) in packaged.errors {
         if let Some(c) = collectors.iter_mut().find(|c| c.name == collector) {
@@ -209,6 +224,7 @@ fn run_collectors(
         collectors,
         files: Vec::new(),
         omitted: packaged.omitted,
+        warnings,
         leak_scan: None,
     };
     progress.phase("writing the bundle");
@@ -336,24 +352,7 @@ mod tests {
             note: None,
             output: Some(dir.path().join("b.zip")),
             force: false,
-            options: Options {
-                since: std::time::Duration::from_secs(60),
-                max_log_bytes: 1 << 20,
-                concurrency: 2,
-                timeout: std::time::Duration::from_secs(5),
-                deadline: std::time::Duration::from_secs(30),
-                docker_host: None,
-                project: None,
-                container: None,
-                pure_docker: false,
-                obfuscate_network: false,
-                no_exec: true,
-                no_secrets: false,
-                deployment: DeploymentChoice::Auto,
-                kubeconfig: None,
-                context: None,
-                namespace: None,
-            },
+            options: Options::for_tests(),
             redactor: Redactor::new(crate::redact::rules::RuleSet::load(&[], &[]).unwrap()),
             progress: Progress::silent(),
         };

@@ -47,6 +47,36 @@ pub struct Options {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
+    /// The Sourcegraph instance's URL for its GraphQL API
+    /// (`--sourcegraph-url`, else `SRC_ENDPOINT`).
+    pub sourcegraph_url: Option<String>,
+    /// Where the URL came from, for messages: the flag or the variable.
+    pub sourcegraph_url_source: &'static str,
+    /// `SRC_ACCESS_TOKEN`: never recorded, never shown.
+    pub access_token: Option<AccessToken>,
+    pub insecure_skip_verify: bool,
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// A Sourcegraph access token. Its `Debug` shows nothing, and `record`
+/// leaves it out: it must not reach the manifest, logs or messages.
+#[derive(Clone)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub fn new(token: String) -> AccessToken {
+        AccessToken(token)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(hidden)")
+    }
 }
 
 /// The largest log kept per container, so that memory stays bounded.
@@ -63,11 +93,26 @@ impl Options {
         m.insert("no_exec".into(), self.no_exec.into());
         m.insert("no_secrets".into(), self.no_secrets.into());
         m.insert("obfuscate_network".into(), self.obfuscate_network.into());
+        if self.insecure_skip_verify {
+            m.insert("insecure_skip_verify".into(), true.into());
+        }
+        // Where the instance API's credential came from, never its value
+        // (a key naming a token would be a secret's name to the leak scan).
+        m.insert(
+            "instance_auth".into(),
+            if self.access_token.is_some() {
+                "SRC_ACCESS_TOKEN"
+            } else {
+                "none"
+            }
+            .into(),
+        );
         if self.pure_docker {
             m.insert("pure_docker".into(), true.into());
         }
         m.insert("deployment".into(), self.deployment.as_str().into());
         let kubeconfig = self.kubeconfig.as_ref().map(|p| p.display().to_string());
+        let ca_cert = self.ca_cert.as_ref().map(|p| p.display().to_string());
         for (k, v) in [
             ("docker_host", &self.docker_host),
             ("project", &self.project),
@@ -75,12 +120,44 @@ impl Options {
             ("kubeconfig", &kubeconfig),
             ("context", &self.context),
             ("namespace", &self.namespace),
+            ("sourcegraph_url", &self.sourcegraph_url),
+            ("ca_cert", &ca_cert),
         ] {
             if let Some(v) = v {
                 m.insert(k.into(), v.clone().into());
             }
         }
         m
+    }
+}
+
+#[cfg(test)]
+impl Options {
+    /// The defaults of `collect`, no deployment flags, no instance access.
+    pub fn for_tests() -> Options {
+        Options {
+            since: Duration::from_secs(60),
+            max_log_bytes: 1 << 20,
+            concurrency: 2,
+            timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(30),
+            docker_host: None,
+            project: None,
+            container: None,
+            pure_docker: false,
+            obfuscate_network: false,
+            no_exec: true,
+            no_secrets: false,
+            deployment: DeploymentChoice::Auto,
+            kubeconfig: None,
+            context: None,
+            namespace: None,
+            sourcegraph_url: None,
+            sourcegraph_url_source: "",
+            access_token: None,
+            insecure_skip_verify: false,
+            ca_cert: None,
+        }
     }
 }
 

@@ -139,6 +139,7 @@ impl Sink {
 struct RecState {
     records: Vec<(CollectorRecord, Instant, bool)>,
     deployment: Option<Deployment>,
+    instance_version: Option<String>,
 }
 
 /// Collector records live outside the collectors so that what an
@@ -159,6 +160,7 @@ impl Recorder {
                 status: CollectorStatus::Ok,
                 duration_ms: 0,
                 errors: Vec::new(),
+                notes: Vec::new(),
             },
             Instant::now(),
             false,
@@ -176,6 +178,11 @@ impl Recorder {
             .unwrap_or_else(Deployment::unknown)
     }
 
+    /// The version the Sourcegraph instance's API reported, if it answered.
+    pub fn instance_version(&self) -> Option<String> {
+        self.lock().instance_version.clone()
+    }
+
     /// The records, with durations and statuses settled.
     pub fn finish(&self) -> Vec<CollectorRecord> {
         let mut s = self.lock();
@@ -187,6 +194,8 @@ impl Recorder {
                 }
                 if *failed {
                     r.status = CollectorStatus::Failed;
+                } else if r.status == CollectorStatus::Skipped {
+                    // Said so on purpose; its notes say why.
                 } else if !r.errors.is_empty() {
                     r.status = CollectorStatus::Partial;
                 }
@@ -223,6 +232,25 @@ impl CollectorHandle {
             target: "collector".into(),
             message,
         });
+    }
+
+    /// Something to know that is not an error (how the source was reached).
+    pub fn note(&self, message: String) {
+        self.rec.lock().records[self.index].0.notes.push(message);
+    }
+
+    /// The collector had nothing to do (status `skipped`); `why` says how
+    /// to enable it.
+    pub fn skip(&self, why: String) {
+        let mut s = self.rec.lock();
+        let r = &mut s.records[self.index].0;
+        r.status = CollectorStatus::Skipped;
+        r.notes.push(why);
+    }
+
+    /// Only the instance collector says which version answered its API.
+    pub fn set_instance_version(&self, v: String) {
+        self.rec.lock().instance_version = Some(v);
     }
 
     /// The collector ended: its duration stops here, not when the bundle

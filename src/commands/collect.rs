@@ -14,7 +14,7 @@ use crate::bundle::format::{CollectorStatus, Manifest};
 use crate::category::{self, Category};
 use crate::collect::options::{MAX_LOG_CAP, parse_duration, parse_size};
 use crate::collect::progress::Mode;
-use crate::collect::{self, DeploymentChoice, Options, Plan, Progress};
+use crate::collect::{self, AccessToken, DeploymentChoice, Options, Plan, Progress};
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
@@ -76,6 +76,18 @@ pub struct CollectArgs {
     /// (a pure-docker deployment), when a host has several deployments
     #[arg(long, conflicts_with_all = ["project", "container"])]
     pub pure_docker: bool,
+    /// The Sourcegraph instance's URL, to read its site configuration, code
+    /// host connections, license and alerts from its GraphQL API with the
+    /// site-admin token in SRC_ACCESS_TOKEN [default: $SRC_ENDPOINT; on
+    /// Kubernetes, the frontend through the API server's service proxy]
+    #[arg(long, value_name = "URL")]
+    pub sourcegraph_url: Option<String>,
+    /// Instance API: do not verify its TLS certificate (self-signed instances)
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+    /// Instance API: also trust the CA certificates in this PEM file
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure_skip_verify")]
+    pub ca_cert: Option<PathBuf>,
     /// Do not run commands inside containers or pods (disk use of volumes)
     #[arg(long)]
     pub no_exec: bool,
@@ -149,6 +161,14 @@ fn report(m: &Manifest, quiet: bool) {
         for e in &c.errors {
             eprintln!("{}: {}: {}", c.name, e.target, e.message);
         }
+        if !quiet {
+            for n in &c.notes {
+                eprintln!("{}: {}", c.name, n);
+            }
+        }
+    }
+    for w in &m.warnings {
+        eprintln!("WARNING: {w}");
     }
     for o in &m.omitted {
         eprintln!("left out: {}: {}", o.path, o.reason);
@@ -199,6 +219,7 @@ fn options(a: &CollectArgs) -> Result<Options> {
         )));
     }
     let deployment = deployment_choice(a)?;
+    let instance = instance_access(a)?;
     let dur =
         |flag: &str, v: &str| parse_duration(v).map_err(|e| usage(format!("{flag} {v}: {e}")));
     Ok(Options {
@@ -221,6 +242,65 @@ fn options(a: &CollectArgs) -> Result<Options> {
         kubeconfig: a.kubeconfig.clone(),
         context: a.context.clone(),
         namespace: a.namespace.clone(),
+        sourcegraph_url: instance.url,
+        sourcegraph_url_source: instance.source,
+        access_token: instance.token,
+        insecure_skip_verify: a.insecure_skip_verify,
+        ca_cert: instance.ca_cert,
+    })
+}
+
+/// The instance API's endpoint and token, as the options hold them.
+struct InstanceAccess {
+    url: Option<String>,
+    source: &'static str,
+    token: Option<AccessToken>,
+    ca_cert: Option<PathBuf>,
+}
+
+/// The instance API's endpoint and token, checked before any work: a URL
+/// that is not http(s), an unreadable CA file, or a URL given on the
+/// command line without a token is the user's to fix now.
+fn instance_access(a: &CollectArgs) -> Result<InstanceAccess> {
+    let usage = |m: String| anyhow::Error::from(UsageError(m));
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let (url, source) = match (&a.sourcegraph_url, env("SRC_ENDPOINT")) {
+        (Some(u), _) => (Some(u.trim().to_string()), "--sourcegraph-url"),
+        (None, Some(u)) => (Some(u.trim().to_string()), "SRC_ENDPOINT"),
+        (None, None) => (None, ""),
+    };
+    if let Some(u) = &url
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        return Err(usage(format!(
+            "{source} {u}: not an http(s) URL; pass the instance's external URL, like https://sourcegraph.example.com"
+        )));
+    }
+    let token = env("SRC_ACCESS_TOKEN").map(|t| AccessToken::new(t.trim().to_string()));
+    if token.is_none() && a.sourcegraph_url.is_some() {
+        return Err(usage(
+            "--sourcegraph-url needs a site-admin access token in SRC_ACCESS_TOKEN (never on the command line); create one under Settings > Access tokens and export it".into(),
+        ));
+    }
+    if let Some(p) = &a.ca_cert
+        && let Err(e) = std::fs::metadata(p).and_then(|m| {
+            if m.is_file() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other("not a regular file"))
+            }
+        })
+    {
+        return Err(usage(format!(
+            "--ca-cert {}: {e}; pass a PEM file with the CA certificate(s) that signed the instance's certificate",
+            p.display()
+        )));
+    }
+    Ok(InstanceAccess {
+        url,
+        source,
+        token,
+        ca_cert: a.ca_cert.clone(),
     })
 }
 

@@ -69,6 +69,7 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             "category_hint": report.category_hint,
             "containers": report.containers,
             "drift": report.drift,
+            "instance": report.instance,
             "logs": report.logs,
             "notes": report.notes,
         });

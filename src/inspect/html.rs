@@ -91,6 +91,9 @@ pub fn page(bundle: &Bundle, r: &Report) -> String {
     for (k, v) in &m.deployment.location {
         row(&mut s, k, v);
     }
+    for w in &m.warnings {
+        row(&mut s, "WARNING", w);
+    }
     row(
         &mut s,
         "Bundle",
@@ -193,6 +196,18 @@ pub fn page(bundle: &Bundle, r: &Report) -> String {
                 esc(&mem),
                 esc(&reason)
             );
+        }
+        let _ = writeln!(s, "</table>");
+    }
+    // What the instance's API said.
+    if let Some(i) = &r.instance {
+        let _ = writeln!(
+            s,
+            "<h2>Instance</h2><p class=\"muted\">{}</p><table>",
+            esc(&i.endpoint)
+        );
+        for (k, v) in super::findings::instance::describe(i) {
+            row(&mut s, &k, &v);
         }
         let _ = writeln!(s, "</table>");
     }

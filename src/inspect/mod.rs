@@ -129,6 +129,9 @@ pub fn summary(bundle: &Bundle) -> String {
         let _ = write!(line, ", {}", location.join(", "));
     }
     let _ = writeln!(s, "Deployment  {line}");
+    for w in &m.warnings {
+        let _ = writeln!(s, "WARNING     {}", t(w));
+    }
     if m.collectors.is_empty() {
         let _ = writeln!(s, "Collectors  none ran");
     } else {
@@ -144,6 +147,9 @@ pub fn summary(bundle: &Bundle) -> String {
             );
             for e in &c.errors {
                 let _ = writeln!(s, "      {}: {}", t(&e.target), t(&e.message));
+            }
+            for n in &c.notes {
+                let _ = writeln!(s, "      note: {}", t(n));
             }
         }
     }

@@ -130,6 +130,12 @@ pub fn findings(r: &Report, color: bool) -> String {
             let _ = writeln!(s, "    {:>6}x {}{}", m.count, t(&m.template), p.dim(&when));
         }
     }
+    if let Some(i) = &r.instance {
+        let _ = writeln!(s, "{}  {}", p.bold("Instance"), t(&i.endpoint));
+        for (k, v) in super::findings::instance::describe(i) {
+            let _ = writeln!(s, "  {:<13} {}", k, t(&v));
+        }
+    }
     if !r.drift.entries.is_empty() {
         let _ = writeln!(s, "{}  {}", p.bold("Drift"), t(&r.drift.status));
     }

@@ -10,6 +10,10 @@
 //!   ending now (a line starting `@-SECONDS ` is that old);
 //! - `scenario.json`: `extends`, `forbidden` (`"list nodes"`), `metrics`,
 //!   `helm_releases` (encoded here the way Helm stores them).
+//!
+//! The service proxy (`.../services/NAME/proxy/PATH`) forwards to
+//! `Scenario::service_proxy` as the API server does: without the
+//! `Authorization` header, which it consumes.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +61,8 @@ pub struct Scenario {
     pub expire_continue: Arc<std::sync::Mutex<HashMap<String, usize>>>,
     /// Every request's path and query, in order of arrival.
     pub seen: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Where `services/sourcegraph-frontend:http/proxy/...` goes.
+    pub service_proxy: Option<std::net::SocketAddr>,
 }
 
 fn testdata() -> PathBuf {
@@ -256,21 +262,25 @@ fn helm_secret(r: &Value) -> Value {
     typed(&s).unwrap()
 }
 
-pub struct FakeKube {
+/// A server on 127.0.0.1 on its own thread and runtime: `handle` serves
+/// each connection, until the server is dropped. The fake API server and
+/// the fake Sourcegraph instance (`fake_graphql.rs`) both run on one.
+pub struct LocalServer {
     pub addr: std::net::SocketAddr,
-    requests: Arc<AtomicU64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl FakeKube {
-    pub fn start(s: Scenario) -> FakeKube {
+impl LocalServer {
+    pub fn start<F, Fut>(handle: F) -> LocalServer
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(AtomicU64::new(0));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let counter = requests.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -278,16 +288,12 @@ impl FakeKube {
                 .unwrap();
             rt.block_on(async move {
                 let listener = TcpListener::from_std(listener).unwrap();
-                let s = Arc::new(s);
                 let serve = async {
                     loop {
                         let Ok((conn, _)) = listener.accept().await else {
                             continue;
                         };
-                        let (s, counter) = (s.clone(), counter.clone());
-                        tokio::spawn(async move {
-                            let _ = connection(conn, &s, &counter).await;
-                        });
+                        tokio::spawn(handle(conn));
                     }
                 };
                 tokio::select! {
@@ -297,11 +303,46 @@ impl FakeKube {
             });
             rt.shutdown_background();
         });
-        FakeKube {
+        LocalServer {
             addr,
-            requests,
             stop: Some(stop),
             thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub struct FakeKube {
+    pub addr: std::net::SocketAddr,
+    requests: Arc<AtomicU64>,
+    _server: LocalServer,
+}
+
+impl FakeKube {
+    pub fn start(s: Scenario) -> FakeKube {
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        let s = Arc::new(s);
+        let server = LocalServer::start(move |conn| {
+            let (s, counter) = (s.clone(), counter.clone());
+            async move {
+                let _ = connection(conn, &s, &counter).await;
+            }
+        });
+        FakeKube {
+            addr: server.addr,
+            requests,
+            _server: server,
         }
     }
 
@@ -350,18 +391,9 @@ users:
     }
 }
 
-impl Drop for FakeKube {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 struct Req {
+    method: String,
+    body: Vec<u8>,
     path: String,
     query: BTreeMap<String, String>,
     /// Every parameter in order: exec repeats `command`.
@@ -374,6 +406,7 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
     if r.read_line(&mut line).await.ok()? == 0 {
         return None;
     }
+    let method = line.split_whitespace().next()?.to_string();
     let target = line.split_whitespace().nth(1)?.to_string();
     let mut headers = HashMap::new();
     loop {
@@ -389,13 +422,14 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    // GETs only; a body would be a mistake of the client under test.
+    // Only the service proxy takes a body.
+    let mut body = Vec::new();
     if let Some(n) = headers
         .get("content-length")
         .and_then(|n| n.parse::<u64>().ok())
     {
-        let mut skip = vec![0; n as usize];
-        r.read_exact(&mut skip).await.ok()?;
+        body = vec![0; n as usize];
+        r.read_exact(&mut body).await.ok()?;
     }
     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
     let params: Vec<(String, String)> = q
@@ -407,6 +441,8 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
         })
         .collect();
     Some(Req {
+        method,
+        body,
         path: path.to_string(),
         query: params.iter().cloned().collect(),
         params,
@@ -456,6 +492,11 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
         {
             tokio::time::sleep(*d).await;
         }
+        if let Some(reply) = service_proxy(s, &req).await {
+            r.get_mut().write_all(&reply).await?;
+            r.get_mut().flush().await?;
+            continue;
+        }
         let is_upgrade = req
             .headers
             .get("upgrade")
@@ -496,6 +537,84 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
         r.get_mut().flush().await?;
     }
     Ok(())
+}
+
+/// `/api/v1/namespaces/NS/services/NAME/proxy/PATH?QUERY`: the raw answer
+/// of the service behind it, or the API server's refusal; None for other
+/// paths.
+async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
+    let seg: Vec<&str> = req.path.trim_matches('/').splitn(8, '/').collect();
+    let [
+        "api",
+        "v1",
+        "namespaces",
+        ns,
+        "services",
+        svc,
+        "proxy",
+        rest,
+    ] = seg.as_slice()
+    else {
+        return None;
+    };
+    let refuse = |reply: Reply| match reply {
+        Reply::Json(code, v) => {
+            let body = serde_json::to_vec(&v).unwrap();
+            let mut out = format!(
+                "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                reason(code),
+                body.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(&body);
+            out
+        }
+        _ => unreachable!("refusals are JSON"),
+    };
+    if s.forbidden.iter().any(|f| f == "create services/proxy") {
+        return Some(refuse(forbidden(
+            "create",
+            "services/proxy",
+            "",
+            Some(ns),
+            Some(svc),
+        )));
+    }
+    let Some(addr) = s
+        .service_proxy
+        .filter(|_| *svc == "sourcegraph-frontend:http")
+    else {
+        let name = svc.split(':').next().unwrap_or(svc);
+        return Some(refuse(status(
+            404,
+            "NotFound",
+            format!("services \"{name}\" not found"),
+        )));
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&req.params)
+        .finish();
+    let target = if query.is_empty() {
+        format!("/{rest}")
+    } else {
+        format!("/{rest}?{query}")
+    };
+    // Forwarded without Authorization: the API server consumed it.
+    let mut head = format!(
+        "{} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        req.method,
+        req.body.len()
+    );
+    if let Some(ct) = req.headers.get("content-type") {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut up = TcpStream::connect(addr).await.ok()?;
+    up.write_all(head.as_bytes()).await.ok()?;
+    up.write_all(&req.body).await.ok()?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer).await.ok()?;
+    Some(answer)
 }
 
 async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {

@@ -38,6 +38,8 @@ pub fn command(cwd: &Path) -> Command {
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("SG_DEBUG_CATEGORIES")
         .env("HOME", cwd);
+    // Nor to a Sourcegraph instance of the developer's (src-cli's variables).
+    c.env_remove("SRC_ENDPOINT").env_remove("SRC_ACCESS_TOKEN");
     c
 }
 
@@ -108,4 +110,25 @@ pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A bundle sg-debug wrote, verified, with every entry as text.
+pub fn read_bundle(
+    path: &Path,
+) -> (
+    sg_debug::bundle::Manifest,
+    std::collections::BTreeMap<String, String>,
+) {
+    let mut b = sg_debug::bundle::Bundle::open(path).unwrap();
+    let v = b.verify();
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    let names: Vec<String> = b.entries().iter().map(|e| e.name.clone()).collect();
+    let files = names
+        .into_iter()
+        .map(|n| {
+            let data = b.read_entry(&n).unwrap();
+            (n, String::from_utf8_lossy(&data).into_owned())
+        })
+        .collect();
+    (b.manifest().clone(), files)
 }

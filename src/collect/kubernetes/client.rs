@@ -184,6 +184,13 @@ pub enum ErrorKind {
     Transport,
 }
 
+/// What a service behind the service proxy answered.
+#[derive(Debug)]
+pub struct Proxied {
+    pub status: u16,
+    pub body: String,
+}
+
 #[derive(Debug)]
 pub struct KubeError {
     pub kind: ErrorKind,
@@ -269,6 +276,47 @@ impl Kube {
             .body(Vec::new())
             .expect("a path is a valid URI");
         self.json(a, req).await
+    }
+
+    /// A request answered by a service behind the API server (the service
+    /// proxy). The API server's own refusals (a JSON `Status` it wrote)
+    /// become a `KubeError` as usual; anything else the service answered,
+    /// error statuses included, is returned as it came.
+    pub async fn proxied(
+        &self,
+        a: Access<'_>,
+        req: http::Request<Vec<u8>>,
+    ) -> Result<Proxied, KubeError> {
+        let _permit = self.permit().await;
+        match tokio::time::timeout(self.timeout, self.client.request_text(req)).await {
+            Ok(Ok(body)) => Ok(Proxied { status: 200, body }),
+            // kube makes a `Status` of a body that is not one, with this
+            // reason: that body is the service's.
+            Ok(Err(kube::Error::Api(s))) if s.reason == "Failed to parse error data" => {
+                Ok(Proxied {
+                    status: s.code,
+                    body: s.message,
+                })
+            }
+            // kube reads any JSON error body as a `Status`; the API server's
+            // own always says `Failure`. Without it, the service answered.
+            Ok(Err(kube::Error::Api(s))) if s.status.is_none() => Err(KubeError {
+                kind: ErrorKind::Status(s.code),
+                message: format!(
+                    "the service answered an HTTP error with a JSON body that is not a Kubernetes Status{}",
+                    if s.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", s.message)
+                    }
+                ),
+            }),
+            Ok(Err(e)) => Err(self.convert(&a, e)),
+            Err(_) => Err(KubeError {
+                kind: ErrorKind::Transport,
+                message: self.permit_timeout(),
+            }),
+        }
     }
 
     /// A streamed GET (logs). The permit travels with the body, so a slow

@@ -35,6 +35,13 @@ pub const SELECTOR: &str = "deploy=sourcegraph";
 
 pub use client::config_available;
 
+/// The API server and namespace the Sourcegraph frontend is reached
+/// through (the instance collector's service-proxy route).
+pub struct KubeFrontend {
+    pub kube: Kube,
+    pub namespace: String,
+}
+
 /// What `detect` chose to collect.
 pub struct Target {
     kube: Kube,
@@ -51,6 +58,13 @@ impl Collector for Target {
 
     fn collect(self: Box<Self>, ctx: Ctx) -> BoxFuture<'static, Result<()>> {
         collect(*self, ctx).boxed()
+    }
+
+    fn kube_frontend(&self) -> Option<KubeFrontend> {
+        Some(KubeFrontend {
+            kube: self.kube.clone(),
+            namespace: self.namespace.clone(),
+        })
     }
 
     fn describe(&self) -> String {

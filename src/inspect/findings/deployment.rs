@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{Drift, Evidence, Finding, Severity, read_json};
 use crate::bundle::Bundle;
+use crate::bundle::instance::{INSTANCE_SUMMARY_NAME, InstanceSummary};
 use crate::bundle::sizes::{DISK_USAGE_NAME, DiskUsage, VolumeKind};
 use crate::bundle::summary::Row;
 use crate::inspect::format_bytes;
@@ -191,6 +192,7 @@ pub fn version_skew(rows: &[Row]) -> Vec<Finding> {
 pub fn single_container(
     bundle: &mut Bundle,
     rows: &[Row],
+    instance: Option<&InstanceSummary>,
     notes: &mut Vec<String>,
 ) -> Vec<Finding> {
     let server = rows.iter().find(|r| {
@@ -269,7 +271,21 @@ pub fn single_container(
         ));
     }
     // The repository count comes with the instance-API data, when present.
-    facts.push("repository count not in this bundle".into());
+    match instance
+        .and_then(|s| s.repository_stats.as_ref())
+        .and_then(|r| r.total)
+    {
+        Some(n) => {
+            facts.push(format!("{n} repositories"));
+            f.evidence.push(Evidence::field(
+                INSTANCE_SUMMARY_NAME,
+                "repository_stats",
+                "total",
+                format!("{n} repositories on the instance"),
+            ));
+        }
+        None => facts.push("repository count not in this bundle".into()),
+    }
     f.title = format!(
         "single-container sourcegraph/server deployment: {}",
         facts.join(", ")

@@ -1,12 +1,14 @@
 //! Findings: what is wrong in a bundle, each with a severity, the evidence
 //! (entry and line, or object and field) and the incident category it
 //! points to. Sources are plain functions over the bundle's contracts
-//! (`summary.json`, `disk-usage.json`), the Kubernetes objects, and the
+//! (`summary.json`, `disk-usage.json`, `instance/summary.json`), the
+//! Kubernetes objects, and the
 //! logs, streamed line by line; `analyze` runs them all.
 
 mod containers;
 mod deployment;
 mod events;
+pub mod instance;
 mod lines;
 pub mod logs;
 
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signatures::Signatures;
 use crate::bundle::Bundle;
+use crate::bundle::instance::{INSTANCE_SUMMARY_NAME, InstanceSummary};
 use crate::bundle::summary::Row;
 
 pub use logs::TopMessage;
@@ -142,6 +145,10 @@ pub struct Report {
     pub containers: Vec<Row>,
     /// Drift against upstream: what the bundle holds of it.
     pub drift: Drift,
+    /// What the instance's API said (`instance/summary.json`), when the
+    /// bundle has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceSummary>,
     pub logs: LogStats,
     /// What could not be read, and why (never fatal).
     pub notes: Vec<String>,
@@ -171,8 +178,18 @@ pub fn analyze(bundle: &mut Bundle, sigs: &Signatures) -> Result<Report> {
     r.findings.extend(deployment::nodes(bundle, &mut r.notes));
     r.findings.extend(deployment::disks(bundle, &mut r.notes));
     r.findings.extend(deployment::version_skew(&rows));
-    r.findings
-        .extend(deployment::single_container(bundle, &rows, &mut r.notes));
+    let instance: Option<InstanceSummary> = read_json(bundle, INSTANCE_SUMMARY_NAME, &mut r.notes);
+    if let Some(s) = &instance {
+        r.findings
+            .extend(instance::findings(s, bundle.manifest().created_at));
+    }
+    r.findings.extend(deployment::single_container(
+        bundle,
+        &rows,
+        instance.as_ref(),
+        &mut r.notes,
+    ));
+    r.instance = instance;
     r.drift = deployment::drift(bundle);
     let scan = logs::scan(bundle, sigs)?;
     r.findings.extend(scan.findings);
