@@ -478,6 +478,39 @@ fn same_instance_check_warns_on_another_version() {
     let e = with_token(&sg.url());
     let r = collect(&kube, dir.path(), &[], &env(&e));
     assert!(r.manifest.warnings.is_empty(), "{:?}", r.manifest.warnings);
+    assert!(
+        instance_notes(&r)
+            .iter()
+            .all(|n| !n.contains("not checked"))
+    );
+
+    // A deployment whose version is unknown (untagged images): not
+    // checked, and the record says so rather than nothing.
+    let mut s = Scenario::load("healthy");
+    for o in &mut s.objects {
+        *o = serde_json::from_str(&o.to_string().replace(":6.12.5040", "")).unwrap();
+    }
+    let kube = FakeKube::start(s);
+    let r = collect(&kube, dir.path(), &[], &env(&e));
+    assert_eq!(r.manifest.deployment.sourcegraph_version, None);
+    assert!(r.manifest.warnings.is_empty(), "{:?}", r.manifest.warnings);
+    let notes = instance_notes(&r);
+    assert!(
+        notes.iter().any(|n| n.contains(
+            "not checked that the instance whose API answered is the deployment collected"
+        )),
+        "{notes:?}"
+    );
+}
+
+fn instance_notes(r: &Run) -> Vec<String> {
+    r.manifest
+        .collectors
+        .iter()
+        .find(|c| c.name == "instance")
+        .expect("an instance record")
+        .notes
+        .clone()
 }
 
 #[test]
@@ -530,7 +563,7 @@ fn a_forbidden_service_proxy_names_the_grant() {
     let e = r.errors();
     assert!(e.contains("may not use the service proxy"), "{e}");
     assert!(
-        e.contains("kubectl create role sg-debug-create -n sourcegraph --verb=create --resource=services/proxy"),
+        e.contains("kubectl create role sg-debug-create-services-proxy -n sourcegraph --verb=create --resource=services/proxy"),
         "{e}"
     );
     assert!(sg.seen().is_empty());

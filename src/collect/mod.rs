@@ -200,7 +200,13 @@ fn run_collectors(
         instance::same_instance(deployed.as_deref(), recorder.instance_version().as_deref())
             .into_iter()
             .collect();
+    let unchecked = deployed.is_none() && recorder.instance_version().is_some();
     let mut collectors = recorder.finish();
+    if unchecked && let Some(c) = collectors.iter_mut().find(|c| c.name == instance::NAME) {
+        c.notes.push(
+            "not checked that the instance whose API answered is the deployment collected: the deployment's version is unknown".into(),
+        );
+    }
     for (collector, err) in packaged.errors {
         if let Some(c) = collectors.iter_mut().find(|c| c.name == collector) {
             c.errors.push(err);

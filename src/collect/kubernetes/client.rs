@@ -446,20 +446,22 @@ fn forbidden(a: &Access<'_>, server_message: &str) -> String {
     } else {
         format!("{}.{}", a.resource, a.group)
     };
+    // One role per verb and resource: two grants (pods/exec, then
+    // services/proxy, both `create`) must not collide on one name.
+    let name = format!("{}-{}", a.verb, a.resource.replace('/', "-"));
     let (scope, grant) = match a.namespace {
         Some(ns) => (
             format!("in namespace {ns}"),
             format!(
-                "kubectl create role sg-debug-{verb} -n {ns} --verb={verb} --resource={resource} && kubectl create rolebinding sg-debug-{verb} -n {ns} --role=sg-debug-{verb} {subject}",
+                "kubectl create role sg-debug-{name} -n {ns} --verb={verb} --resource={resource} && kubectl create rolebinding sg-debug-{name} -n {ns} --role=sg-debug-{name} {subject}",
                 verb = a.verb
             ),
         ),
         None => (
             "cluster-wide".into(),
             format!(
-                "kubectl create clusterrole sg-debug-{verb}-{name} --verb={verb} --resource={resource} && kubectl create clusterrolebinding sg-debug-{verb}-{name} --clusterrole=sg-debug-{verb}-{name} {subject}",
+                "kubectl create clusterrole sg-debug-{name} --verb={verb} --resource={resource} && kubectl create clusterrolebinding sg-debug-{name} --clusterrole=sg-debug-{name} {subject}",
                 verb = a.verb,
-                name = a.resource.replace('/', "-"),
             ),
         ),
     };
@@ -518,7 +520,7 @@ mod tests {
         let m = forbidden(&a, "pods \"x\" is forbidden: User \"jane\" cannot create");
         assert!(
             m.contains(
-                "kubectl create role sg-debug-create -n sg --verb=create --resource=pods/exec"
+                "kubectl create role sg-debug-create-pods-exec -n sg --verb=create --resource=pods/exec"
             ),
             "{m}"
         );

@@ -48,7 +48,11 @@ pub async fn list_kind(
     loop {
         let path = match &token {
             None => format!("{base}?limit={PAGE}"),
-            Some(t) => format!("{base}?limit={PAGE}&continue={}", query_escape(t)),
+            // Tokens are base64: `+`, `/` and `=` need escaping.
+            Some(t) => format!(
+                "{base}?limit={PAGE}&continue={}",
+                form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            ),
         };
         let mut page = match kube.get(access, &path).await {
             Ok(p) => p,
@@ -102,20 +106,6 @@ fn with_kind(mut items: Vec<Value>, spec: &KindSpec) -> Vec<Value> {
         }
     }
     items
-}
-
-/// A continue token in a query string: base64, so `+`, `/` and `=` need
-/// escaping.
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 pub async fn write_lists(ctx: &Ctx, lists: &Lists, ns: &str) -> Result<()> {

@@ -91,6 +91,13 @@ pub fn rules(scope: Scope) -> Vec<Rule> {
         });
     }
     out.push(Rule {
+        group: "",
+        resources: vec!["services/proxy"],
+        verb: "create",
+        cluster: false,
+        why: "the instance's site configuration, code hosts and license through the frontend's Service (the instance collector without --sourcegraph-url)".into(),
+    });
+    out.push(Rule {
         group: "metrics.k8s.io",
         resources: vec!["pods"],
         verb: "list",
@@ -240,7 +247,7 @@ mod tests {
             assert_eq!(printed, want);
             assert!(printed.iter().all(|(v, _, r, _)| v == "list"
                 || v == "get"
-                || (v == "create" && r == "pods/exec")));
+                || (v == "create" && (r == "pods/exec" || r == "services/proxy"))));
             assert_eq!(
                 printed.iter().any(|(_, _, r, _)| r == "secrets"),
                 !scope.no_secrets
