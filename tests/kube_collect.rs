@@ -653,6 +653,31 @@ fn lists_are_read_page_by_page_and_whole() {
     }
 }
 
+/// A namespace with more events than the bound keeps the newest, and the
+/// collector's record says how many older ones were left out.
+#[test]
+fn events_past_the_bound_keep_the_newest_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKube::start(with_events(Scenario::generated(3, 1, 100), 12_345));
+    let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(o.errors().is_empty(), "{:?}", o.errors());
+    let events = o.json("kubernetes/namespace/events.json");
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10_000);
+    // Oldest first, and the oldest kept is event 2345.
+    assert_eq!(items[0]["message"], "event 2345");
+    assert_eq!(items[9_999]["message"], "event 12344");
+    assert!(
+        o.collector()
+            .notes
+            .iter()
+            .any(|n| n == "namespace/events: kept the newest 10000 of 12345; 2345 older left out"),
+        "{:?}",
+        o.collector().notes
+    );
+}
+
 /// A continue token that expires mid-list (410 Gone) restarts the list;
 /// a second expiry keeps what was read and records the list as partial.
 #[test]

@@ -20,9 +20,15 @@ pub type Lists = BTreeMap<&'static str, Vec<Value>>;
 /// events is a hundred answers of bounded size, not one huge one.
 pub const PAGE: usize = 500;
 
+/// The newest events kept: a busy namespace holds tens of thousands, and
+/// the newest say what is happening now. Documented in bundle-format.md.
+pub const MAX_EVENTS: usize = 10_000;
+
 /// A kind, listed page by page.
 pub struct Listed {
     pub items: Vec<Value>,
+    /// Older events left out past `MAX_EVENTS`.
+    pub dropped: usize,
     /// Why the list is incomplete, if it is: said, never silently short.
     pub partial: Option<String>,
 }
@@ -45,6 +51,10 @@ pub async fn list_kind(
     let mut items: Vec<Value> = Vec::new();
     let mut token: Option<String> = None;
     let mut restarted = false;
+    let mut dropped = 0;
+    // Memory stays bounded while paging: past twice the bound, the oldest
+    // events go (sorting once per MAX_EVENTS new ones, not per page).
+    let bound = (spec.plural == "events").then_some(MAX_EVENTS);
     loop {
         let path = match &token {
             None => format!("{base}?limit={PAGE}"),
@@ -59,6 +69,7 @@ pub async fn list_kind(
             Err(e) if e.kind == ErrorKind::Status(410) && !restarted => {
                 restarted = true;
                 items.clear();
+                dropped = 0;
                 token = None;
                 continue;
             }
@@ -68,8 +79,12 @@ pub async fn list_kind(
                     spec.plural,
                     items.len()
                 );
+                if let Some(max) = bound {
+                    dropped += keep_newest(&mut items, max);
+                }
                 return Ok(Listed {
                     items: with_kind(items, spec),
+                    dropped,
                     partial: Some(partial),
                 });
             }
@@ -77,6 +92,9 @@ pub async fn list_kind(
         };
         if let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) {
             items.extend(page_items);
+        }
+        if let Some(max) = bound.filter(|max| items.len() > 2 * max) {
+            dropped += keep_newest(&mut items, max);
         }
         token = page["metadata"]["continue"]
             .as_str()
@@ -86,10 +104,25 @@ pub async fn list_kind(
             break;
         }
     }
+    if let Some(max) = bound {
+        dropped += keep_newest(&mut items, max);
+    }
     Ok(Listed {
         items: with_kind(items, spec),
+        dropped,
         partial: None,
     })
+}
+
+/// Keeps the newest `max` events, oldest first; how many went.
+fn keep_newest(events: &mut Vec<Value>, max: usize) -> usize {
+    if events.len() <= max {
+        return 0;
+    }
+    objects::sort_events(events);
+    let n = events.len() - max;
+    events.drain(..n);
+    n
 }
 
 /// Items of a list carry no kind; a file of them should.

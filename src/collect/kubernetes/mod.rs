@@ -138,6 +138,15 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
                 if let Some(why) = listed.partial {
                     ctx.rec.error(&format!("{scope}/{}", spec.plural), why);
                 }
+                if listed.dropped > 0 {
+                    ctx.rec.note(format!(
+                        "{scope}/{}: kept the newest {} of {}; {} older left out",
+                        spec.plural,
+                        listed.items.len(),
+                        listed.items.len() + listed.dropped,
+                        listed.dropped
+                    ));
+                }
                 ctx.progress.objects_listed(listed.items.len() as u64);
                 lists.insert(spec.plural, listed.items);
             }
