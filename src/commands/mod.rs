@@ -7,6 +7,7 @@ pub mod collect;
 pub mod inspect;
 pub mod redact;
 pub mod report;
+pub mod triage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,10 +44,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Count bundles per category, deployment type, version and month
+    /// Where triage effort goes: the ledger's hours per category, deployment
+    /// type, version, outcome and month (or bundles counted, given DIR)
     Report(report::ReportArgs),
     /// Redact a file, a directory or a bundle (for logs sent by other means)
     Redact(redact::RedactArgs),
+    /// The triage ledger: record a debugging session's effort and outcome
+    Triage(triage::TriageArgs),
 }
 
 /// Runs the command; the exit code for errors is `main`'s to choose.
@@ -57,6 +61,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Categories { json } => categories::run(json),
         Command::Report(args) => report::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Triage(args) => triage::run(args),
     }
 }
 
