@@ -116,7 +116,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
 fn ledger_report(args: ReportArgs) -> Result<ExitCode> {
     let window = Window::parse(args.since.as_deref(), args.until.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
-    let mut l = args.ledger.open()?;
+    let mut l = args.ledger.open_existing()?;
     let (incidents, records) = l.load(&window)?;
     let r = ledger::report::build(&window, &incidents, &records);
     let mut out = io::stdout().lock();

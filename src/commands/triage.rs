@@ -36,8 +36,9 @@ impl LedgerArg {
         )
     }
 
-    pub fn open(&self) -> Result<Ledger> {
-        Ledger::open(&self.location()?)
+    /// The ledger for reading: it must exist.
+    pub fn open_existing(&self) -> Result<Ledger> {
+        Ledger::open_existing(&self.location()?)
     }
 }
 
@@ -172,12 +173,17 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
     )?;
     let (_, records) = l.find(Some(&incident.id), None)?;
     let total: u64 = records.iter().map(|r| r.effort_seconds).sum();
+    let category = records
+        .iter()
+        .rev()
+        .find_map(|r| r.category.as_deref())
+        .unwrap_or(&incident.category);
     println!(
         "recorded {} ({}) on incident {} [{}]: {} record(s), {} in all, in {}",
         effort::format(record.effort_seconds),
         record.outcome,
         short(&incident.id),
-        terminal_safe(&incident.category),
+        terminal_safe(category),
         records.len(),
         effort::format(total),
         l.location()
@@ -222,7 +228,7 @@ fn show(a: ShowArgs) -> Result<ExitCode> {
         Some(p) => Some(Bundle::open(p)?.id().to_string()),
         None => None,
     };
-    let mut l = Ledger::open(&location)?;
+    let mut l = Ledger::open_existing(&location)?;
     let (incidents, records) = l.find(id.as_deref(), a.ticket.as_deref())?;
     if incidents.is_empty() {
         let what = match (&a.bundle, &a.ticket) {

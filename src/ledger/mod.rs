@@ -56,6 +56,19 @@ impl Ledger {
         })
     }
 
+    /// Opens a ledger that must exist already (for `report` and `show`):
+    /// reading never creates an empty SQLite file by a typo in a path.
+    pub fn open_existing(location: &Location) -> Result<Ledger> {
+        if let Location::Sqlite(p) = location
+            && !p.exists()
+        {
+            bail!(
+                "there is no ledger at {location} yet: record a session (`sg-debug triage record`) or index bundles (`sg-debug triage import`) first, or pass --ledger"
+            );
+        }
+        Ledger::open(location)
+    }
+
     pub fn location(&self) -> &Location {
         &self.location
     }

@@ -28,7 +28,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
         "CREATE TABLE records (\
             id TEXT PRIMARY KEY,\
             incident_id TEXT NOT NULL REFERENCES incidents (id),\
-            recorded_at BIGINT NOT NULL,\
+            recorded_at_us BIGINT NOT NULL,\
             effort_seconds BIGINT NOT NULL CHECK (effort_seconds > 0 AND effort_seconds <= 3600000),\
             outcome TEXT NOT NULL,\
             root_cause TEXT,\

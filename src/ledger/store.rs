@@ -81,6 +81,8 @@ pub struct Incident {
 pub struct Record {
     pub id: String,
     pub incident_id: String,
+    /// Kept to the microsecond: the order of records is what decides an
+    /// incident's latest outcome and category.
     pub recorded_at: DateTime<Utc>,
     pub effort_seconds: u64,
     pub outcome: String,
@@ -168,11 +170,11 @@ const INSERT_INCIDENT: &str = "INSERT INTO incidents \
      (id, category, ticket, deployment_type, flavour, sourcegraph_version, collected_at, indexed_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING";
 const INSERT_RECORD: &str = "INSERT INTO records \
-     (id, incident_id, recorded_at, effort_seconds, outcome, root_cause, doc_url, category, ticket, note) \
+     (id, incident_id, recorded_at_us, effort_seconds, outcome, root_cause, doc_url, category, ticket, note) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const INCIDENT_COLUMNS: &str =
     "id, category, ticket, deployment_type, flavour, sourcegraph_version, collected_at";
-const RECORD_COLUMNS: &str = "r.id, r.incident_id, r.recorded_at, r.effort_seconds, r.outcome, \
+const RECORD_COLUMNS: &str = "r.id, r.incident_id, r.recorded_at_us, r.effort_seconds, r.outcome, \
      r.root_cause, r.doc_url, r.category, r.ticket, r.note";
 
 /// Adds the incidents not there yet and every record, in one transaction:
@@ -204,7 +206,7 @@ pub(super) async fn write(
             sqlx::query(INSERT_RECORD)
                 .bind(&r.id)
                 .bind(&r.incident_id)
-                .bind(r.recorded_at.timestamp())
+                .bind(r.recorded_at.timestamp_micros())
                 .bind(i64::try_from(r.effort_seconds)?)
                 .bind(&r.outcome)
                 .bind(r.root_cause.as_deref())
@@ -232,7 +234,7 @@ pub(super) async fn load(
     );
     let q_records = format!(
         "SELECT {RECORD_COLUMNS} FROM records r JOIN incidents i ON i.id = r.incident_id \
-         WHERE i.collected_at >= $1 AND i.collected_at < $2 ORDER BY r.recorded_at, r.id"
+         WHERE i.collected_at >= $1 AND i.collected_at < $2 ORDER BY r.recorded_at_us, r.id"
     );
     dispatch!(conn, |c, _begin| {
         let rows = sqlx::query(&q_incidents)
@@ -263,7 +265,7 @@ pub(super) async fn find(
          OR id IN (SELECT incident_id FROM records WHERE ticket = $2) ORDER BY collected_at, id"
     );
     let q_records = format!(
-        "SELECT {RECORD_COLUMNS} FROM records r WHERE r.incident_id = $1 ORDER BY r.recorded_at, r.id"
+        "SELECT {RECORD_COLUMNS} FROM records r WHERE r.incident_id = $1 ORDER BY r.recorded_at_us, r.id"
     );
     dispatch!(conn, |c, _begin| {
         let rows = sqlx::query(&q_incidents)
@@ -312,7 +314,8 @@ where
     Ok(Record {
         id: r.try_get("id")?,
         incident_id: r.try_get("incident_id")?,
-        recorded_at: time(r.try_get("recorded_at")?)?,
+        recorded_at: DateTime::from_timestamp_micros(r.try_get("recorded_at_us")?)
+            .ok_or_else(|| anyhow!("a record's time in the ledger is out of range"))?,
         effort_seconds: u64::try_from(r.try_get::<i64, _>("effort_seconds")?)?,
         outcome: r.try_get("outcome")?,
         root_cause: r.try_get("root_cause")?,
