@@ -64,9 +64,11 @@ pub fn page(r: &LedgerReport) -> String {
     s
 }
 
-/// A horizontal bar per row, scaled to the largest; rows with no hours
-/// get a thin grey bar so that they still read as present.
+/// A horizontal bar per row that has incidents, scaled to the largest;
+/// rows with no hours get a thin grey bar so that they still read as
+/// present. Long labels are shortened (the table below has them whole).
 fn chart(key: &str, rows: &[Row]) -> String {
+    let rows: Vec<&Row> = rows.iter().filter(|r| r.incidents > 0).collect();
     let max = rows.iter().map(|r| r.hours).fold(0.0, f64::max);
     let height = ROW_HEIGHT * rows.len() as f64 + 4.0;
     let width = LABEL_WIDTH + BAR_WIDTH + 160.0;
@@ -85,11 +87,12 @@ fn chart(key: &str, rows: &[Row]) -> String {
         let _ = write!(
             s,
             "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{label}</text>\
-             <rect class=\"{class}\" x=\"{LABEL_WIDTH}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bh}\"><title>{label}: {h:.2} h</title></rect>\
-             <text x=\"{vx:.1}\" y=\"{ty}\">{h:.2} h · {n}</text>",
+             <rect class=\"{class}\" x=\"{LABEL_WIDTH}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bh}\"><title>{full}: {h:.2} h</title></rect>\
+             <text x=\"{vx:.1}\" y=\"{ty}\">{h:.2} h · {n} incident(s)</text>",
             lx = LABEL_WIDTH - 8.0,
             ty = y + 14.0,
-            label = esc(&r.value),
+            label = esc(&short_label(&r.value)),
+            full = esc(&r.value),
             bh = ROW_HEIGHT - 6.0,
             h = r.hours,
             vx = LABEL_WIDTH + w + 6.0,
@@ -98,6 +101,16 @@ fn chart(key: &str, rows: &[Row]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+fn short_label(v: &str) -> String {
+    const MAX: usize = 28;
+    if v.chars().count() <= MAX {
+        return v.to_string();
+    }
+    let mut out: String = v.chars().take(MAX - 1).collect();
+    out.push('…');
+    out
 }
 
 fn table(s: &mut String, title: &str, rows: &[Row]) {
