@@ -173,11 +173,7 @@ fn record(a: RecordArgs) -> Result<ExitCode> {
     )?;
     let (_, records) = l.find(Some(&incident.id), None)?;
     let total: u64 = records.iter().map(|r| r.effort_seconds).sum();
-    let category = records
-        .iter()
-        .rev()
-        .find_map(|r| r.category.as_deref())
-        .unwrap_or(&incident.category);
+    let category = ledger::current_category(&incident, records.iter());
     println!(
         "recorded {} ({}) on incident {} [{}]: {} record(s), {} in all, in {}",
         effort::format(record.effort_seconds),
@@ -250,11 +246,7 @@ fn show(a: ShowArgs) -> Result<ExitCode> {
             let recs: Vec<&Record> = records.iter().filter(|r| r.incident_id == i.id).collect();
             Shown {
                 incident: i,
-                category: recs
-                    .iter()
-                    .rev()
-                    .find_map(|r| r.category.as_deref())
-                    .unwrap_or(&i.category),
+                category: ledger::current_category(i, recs.iter().copied()),
                 effort_seconds: recs.iter().map(|r| r.effort_seconds).sum(),
                 records: recs,
             }

@@ -21,7 +21,7 @@ use tokio::runtime::Runtime;
 
 pub use self::location::Location;
 pub use self::report::{LedgerReport, Window};
-pub use self::store::{Incident, Record};
+pub use self::store::{Incident, Lesson, Record, Totals};
 use crate::bundle::{Bundle, Manifest};
 use crate::category;
 
@@ -86,8 +86,9 @@ impl Ledger {
             })
     }
 
-    /// Incidents collected within `window`, and their records.
-    pub fn load(&mut self, window: &Window) -> Result<(Vec<Incident>, Vec<Record>)> {
+    /// Incidents collected within `window` with their totals, and the
+    /// lessons (root causes, documentation gaps) of their records.
+    pub fn load(&mut self, window: &Window) -> Result<(Vec<Totals>, Vec<Lesson>)> {
         let (from, to) = window.bounds();
         self.rt
             .block_on(store::load(&mut self.conn, from, to))
@@ -132,6 +133,18 @@ fn facts(bundle: &Bundle) -> Incident {
         sourcegraph_version: m.deployment.sourcegraph_version.clone(),
         collected_at: m.created_at,
     }
+}
+
+/// The category that counts for an incident: the latest record's
+/// `--category`, else the bundle's own tag.
+pub fn current_category<'a>(
+    incident: &'a Incident,
+    records_oldest_first: impl DoubleEndedIterator<Item = &'a Record>,
+) -> &'a str {
+    records_oldest_first
+        .rev()
+        .find_map(|r| r.category.as_deref())
+        .unwrap_or(&incident.category)
 }
 
 /// One session as the engineer typed it, checked.

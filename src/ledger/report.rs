@@ -16,7 +16,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::outcome::OUTCOMES;
-use super::store::{Incident, Record};
+use super::store::{Incident, Lesson, Totals};
 use crate::category::CATEGORIES;
 use crate::display::{spreadsheet_safe, terminal_safe};
 
@@ -129,34 +129,17 @@ struct Tally<'a> {
 pub const NO_RECORD: &str = "(no record yet)";
 const TOP_ROOT_CAUSES: usize = 15;
 
-pub fn build(window: &Window, incidents: &[Incident], records: &[Record]) -> LedgerReport {
-    let mut tallies: HashMap<&str, Tally> = incidents
+pub fn build(window: &Window, totals: &[Totals], lessons: &[Lesson]) -> LedgerReport {
+    let mut tallies: Vec<Tally> = totals
         .iter()
-        .map(|i| {
-            (
-                i.id.as_str(),
-                Tally {
-                    incident: i,
-                    seconds: 0,
-                    records: 0,
-                    category: &i.category,
-                    outcome: None,
-                },
-            )
+        .map(|t| Tally {
+            incident: &t.incident,
+            seconds: t.effort_seconds,
+            records: t.records,
+            category: t.category.as_deref().unwrap_or(&t.incident.category),
+            outcome: t.outcome.as_deref(),
         })
         .collect();
-    // Records come oldest first: the last category and outcome win.
-    for r in records {
-        if let Some(t) = tallies.get_mut(r.incident_id.as_str()) {
-            t.seconds += r.effort_seconds;
-            t.records += 1;
-            t.outcome = Some(&r.outcome);
-            if let Some(c) = &r.category {
-                t.category = c;
-            }
-        }
-    }
-    let mut tallies: Vec<Tally> = tallies.into_values().collect();
     tallies.sort_by(|a, b| a.incident.id.cmp(&b.incident.id));
 
     let breakdown = |key: &dyn Fn(&Tally) -> String, always: &[&str]| -> Vec<Row> {
@@ -220,8 +203,8 @@ pub fn build(window: &Window, incidents: &[Incident], records: &[Record]) -> Led
         by_sourcegraph_version,
         by_outcome,
         by_month,
-        root_causes: root_causes(records, &tallies),
-        documentation_gaps: doc_gaps(records, &tallies),
+        root_causes: root_causes(lessons),
+        documentation_gaps: doc_gaps(lessons),
     }
 }
 
@@ -264,14 +247,6 @@ fn normalise(s: &str) -> String {
         .to_lowercase()
 }
 
-fn in_window<'a>(records: &'a [Record], tallies: &[Tally]) -> impl Iterator<Item = &'a Record> {
-    let ids: std::collections::HashSet<&str> =
-        tallies.iter().map(|t| t.incident.id.as_str()).collect();
-    records
-        .iter()
-        .filter(move |r| ids.contains(r.incident_id.as_str()))
-}
-
 #[derive(Default)]
 struct Group<'a> {
     shown: String,
@@ -281,9 +256,10 @@ struct Group<'a> {
     causes: Vec<String>,
 }
 
-fn root_causes(records: &[Record], tallies: &[Tally]) -> Vec<RootCause> {
+/// Lessons come oldest first, from the incidents in the period only.
+fn root_causes(lessons: &[Lesson]) -> Vec<RootCause> {
     let mut groups: HashMap<String, Group> = HashMap::new();
-    for r in in_window(records, tallies) {
+    for r in lessons {
         let Some(rc) = &r.root_cause else { continue };
         let g = groups.entry(normalise(rc)).or_default();
         g.shown = rc.clone();
@@ -311,9 +287,9 @@ fn root_causes(records: &[Record], tallies: &[Tally]) -> Vec<RootCause> {
 }
 
 /// Records with the `documentation-gap` outcome or a `--doc` link, per link.
-fn doc_gaps(records: &[Record], tallies: &[Tally]) -> Vec<DocGap> {
+fn doc_gaps(lessons: &[Lesson]) -> Vec<DocGap> {
     let mut groups: BTreeMap<Option<String>, Group> = BTreeMap::new();
-    for r in in_window(records, tallies) {
+    for r in lessons {
         if r.outcome != "documentation-gap" && r.doc_url.is_none() {
             continue;
         }

@@ -36,7 +36,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
             category TEXT,\
             ticket TEXT,\
             note TEXT)",
-        "CREATE INDEX records_incident ON records (incident_id)",
+        "CREATE INDEX records_incident ON records (incident_id, recorded_at_us)",
         "CREATE INDEX records_ticket ON records (ticket)",
     ],
 ];

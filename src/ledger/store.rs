@@ -222,34 +222,85 @@ pub(super) async fn write(
     })
 }
 
-/// Incidents collected in `[from, to)` (unix seconds) and their records,
-/// oldest record first.
+/// An incident and what its records add up to, summed by the database:
+/// the report reads one row per incident, not one per record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Totals {
+    pub incident: Incident,
+    pub effort_seconds: u64,
+    pub records: u64,
+    /// The latest record's outcome.
+    pub outcome: Option<String>,
+    /// The latest `--category` any record gave.
+    pub category: Option<String>,
+}
+
+/// What the report's lists need of a record that has a root cause, a
+/// documentation link or the `documentation-gap` outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lesson {
+    pub incident_id: String,
+    pub effort_seconds: u64,
+    pub outcome: String,
+    pub root_cause: Option<String>,
+    pub doc_url: Option<String>,
+}
+
+/// Incidents collected in `[from, to)` (unix seconds) with their totals,
+/// and the lessons of their records, oldest first.
 pub(super) async fn load(
     conn: &mut Conn,
     from: i64,
     to: i64,
-) -> Result<(Vec<Incident>, Vec<Record>)> {
-    let q_incidents = format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE collected_at >= $1 AND collected_at < $2"
+) -> Result<(Vec<Totals>, Vec<Lesson>)> {
+    let latest = "FROM records r WHERE r.incident_id = i.id";
+    let order = "ORDER BY r.recorded_at_us DESC, r.id DESC LIMIT 1";
+    let q_totals = format!(
+        "SELECT i.id, i.category, i.ticket, i.deployment_type, i.flavour, i.sourcegraph_version, i.collected_at, \
+         CAST(COALESCE(s.seconds, 0) AS BIGINT) AS seconds, COALESCE(s.n, 0) AS n, \
+         (SELECT r.outcome {latest} {order}) AS outcome_now, \
+         (SELECT r.category {latest} AND r.category IS NOT NULL {order}) AS category_now \
+         FROM incidents i LEFT JOIN (SELECT incident_id, SUM(effort_seconds) AS seconds, COUNT(*) AS n \
+         FROM records GROUP BY incident_id) s ON s.incident_id = i.id \
+         WHERE i.collected_at >= $1 AND i.collected_at < $2"
     );
-    let q_records = format!(
-        "SELECT {RECORD_COLUMNS} FROM records r JOIN incidents i ON i.id = r.incident_id \
-         WHERE i.collected_at >= $1 AND i.collected_at < $2 ORDER BY r.recorded_at_us, r.id"
-    );
+    let q_lessons = "SELECT r.incident_id, r.effort_seconds, r.outcome, r.root_cause, r.doc_url \
+         FROM records r JOIN incidents i ON i.id = r.incident_id \
+         WHERE i.collected_at >= $1 AND i.collected_at < $2 \
+         AND (r.root_cause IS NOT NULL OR r.doc_url IS NOT NULL OR r.outcome = 'documentation-gap') \
+         ORDER BY r.recorded_at_us, r.id";
     dispatch!(conn, |c, _begin| {
-        let rows = sqlx::query(&q_incidents)
+        let rows = sqlx::query(&q_totals)
             .bind(from)
             .bind(to)
             .fetch_all(&mut *c)
             .await?;
-        let incidents = rows.iter().map(incident).collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query(&q_records)
+        let mut totals = Vec::with_capacity(rows.len());
+        for r in &rows {
+            totals.push(Totals {
+                incident: incident(r)?,
+                effort_seconds: u64::try_from(r.try_get::<i64, _>("seconds")?)?,
+                records: u64::try_from(r.try_get::<i64, _>("n")?)?,
+                outcome: r.try_get("outcome_now")?,
+                category: r.try_get("category_now")?,
+            });
+        }
+        let rows = sqlx::query(q_lessons)
             .bind(from)
             .bind(to)
             .fetch_all(&mut *c)
             .await?;
-        let records = rows.iter().map(record).collect::<Result<Vec<_>>>()?;
-        Ok((incidents, records))
+        let mut lessons = Vec::with_capacity(rows.len());
+        for r in &rows {
+            lessons.push(Lesson {
+                incident_id: r.try_get(0)?,
+                effort_seconds: u64::try_from(r.try_get::<i64, _>(1)?)?,
+                outcome: r.try_get(2)?,
+                root_cause: r.try_get(3)?,
+                doc_url: r.try_get(4)?,
+            });
+        }
+        Ok((totals, lessons))
     })
 }
 
