@@ -128,6 +128,8 @@ struct Tally<'a> {
 /// The key an incident without records is counted under in `by_outcome`.
 pub const NO_RECORD: &str = "(no record yet)";
 const TOP_ROOT_CAUSES: usize = 15;
+/// Root causes listed with each documentation gap, the first seen.
+const CAUSES_PER_GAP: usize = 5;
 
 pub fn build(window: &Window, totals: &[Totals], lessons: &[Lesson]) -> LedgerReport {
     let mut tallies: Vec<Tally> = totals
@@ -254,6 +256,7 @@ struct Group<'a> {
     records: u64,
     seconds: u64,
     causes: Vec<String>,
+    cause_keys: std::collections::HashSet<String>,
 }
 
 /// Lessons come oldest first, from the incidents in the period only.
@@ -298,7 +301,8 @@ fn doc_gaps(lessons: &[Lesson]) -> Vec<DocGap> {
         g.records += 1;
         g.seconds += r.effort_seconds;
         if let Some(rc) = &r.root_cause
-            && !g.causes.iter().any(|c| normalise(c) == normalise(rc))
+            && g.causes.len() < CAUSES_PER_GAP
+            && g.cause_keys.insert(normalise(rc))
         {
             g.causes.push(rc.clone());
         }

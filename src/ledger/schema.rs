@@ -36,7 +36,10 @@ pub const MIGRATIONS: &[&[&str]] = &[
             category TEXT,\
             ticket TEXT,\
             note TEXT)",
-        "CREATE INDEX records_incident ON records (incident_id, recorded_at_us)",
+        // Covering: the report's per-incident totals and latest outcome
+        // and category are read from the index alone.
+        "CREATE INDEX records_incident ON records \
+            (incident_id, recorded_at_us, id, effort_seconds, outcome, category)",
         "CREATE INDEX records_ticket ON records (ticket)",
     ],
 ];
