@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use sqlx::{ConnectOptions, Connection, Row};
 
+use crate::support::{Run, sg};
+
 pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:54329/postgres";
 
 pub struct TestLedger {
@@ -191,4 +193,20 @@ pub fn bundle(
         m["incident"]["ticket"] = t.into();
     }
     crate::support::write_bundle(path, "top", &m, &files);
+}
+
+/// sg-debug with `--ledger` pointing at this ledger.
+pub fn at(l: &TestLedger, args: &[&str], cwd: &Path) -> Run {
+    let mut a: Vec<&str> = args.to_vec();
+    a.extend(["--ledger", &l.arg]);
+    sg(&a, cwd)
+}
+
+pub fn ok(r: Run) -> Run {
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    r
+}
+
+pub fn json_of(r: Run) -> serde_json::Value {
+    serde_json::from_str(&ok(r).stdout).unwrap()
 }
