@@ -7,9 +7,10 @@
 mod ledger;
 mod support;
 
+use std::path::Path;
 use std::process::Stdio;
 
-use ledger::{TestLedger, at, bundle, json_of, ledgers, ok};
+use ledger::{TestLedger, at, bundle, json_of, ledgers, ok, plain_bundle};
 use serde_json::{Value, json};
 use support::*;
 
@@ -298,13 +299,7 @@ fn import_counts_a_bundle_once_across_copies_renames_and_reruns() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir_all(d.join("x/y")).unwrap();
-        bundle(
-            &d.join("one.zip"),
-            "search",
-            "2026-11-01T00:00:00Z",
-            json!({"type": "kubernetes"}),
-            None,
-        );
+        plain_bundle(&d.join("one.zip"));
         std::fs::copy(d.join("one.zip"), d.join("x/copy.zip")).unwrap();
         std::fs::copy(d.join("one.zip"), d.join("x/y/renamed.ZIP")).unwrap();
         let r = ok(at(&l, &["triage", "import", "."], d));
@@ -338,13 +333,7 @@ fn concurrent_records_on_one_incident_all_land() {
     for l in ledgers("concurrent") {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        bundle(
-            &d.join("b.zip"),
-            "search",
-            "2026-11-01T00:00:00Z",
-            json!({"type": "kubernetes"}),
-            None,
-        );
+        plain_bundle(&d.join("b.zip"));
         let n = 6;
         let children: Vec<_> = (0..n)
             .map(|i| {
@@ -457,15 +446,10 @@ fn the_default_ledger_is_an_owner_only_file_in_the_data_home() {
     use std::os::unix::fs::PermissionsExt;
     let d = tempfile::tempdir().unwrap();
     let dp = d.path();
-    bundle(
-        &dp.join("b.zip"),
-        "search",
-        "2026-11-01T00:00:00Z",
-        json!({"type": "kubernetes"}),
-        None,
-    );
-    let out = command(dp)
-        .args([
+    plain_bundle(&dp.join("b.zip"));
+    let record = |xdg: Option<&Path>| {
+        let mut c = command(dp);
+        c.args([
             "triage",
             "record",
             "b.zip",
@@ -475,33 +459,23 @@ fn the_default_ledger_is_an_owner_only_file_in_the_data_home() {
             "workaround",
         ])
         .env_remove("SG_DEBUG_LEDGER")
-        .env_remove("XDG_DATA_HOME")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env_remove("XDG_DATA_HOME");
+        if let Some(x) = xdg {
+            c.env("XDG_DATA_HOME", x);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    record(None);
     let f = dp.join(".local/share/sg-debug/ledger.sqlite");
     assert_eq!(
         std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let out = command(dp)
-        .args([
-            "triage",
-            "record",
-            "b.zip",
-            "--effort",
-            "1h",
-            "--outcome",
-            "workaround",
-        ])
-        .env_remove("SG_DEBUG_LEDGER")
-        .env("XDG_DATA_HOME", dp.join("xdg"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    record(Some(&dp.join("xdg")));
     assert!(dp.join("xdg/sg-debug/ledger.sqlite").is_file());
 }

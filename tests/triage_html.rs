@@ -7,9 +7,7 @@ mod chromium;
 mod ledger;
 mod support;
 
-use std::path::Path;
-
-use chromium::{chromium, run_chromium};
+use chromium::{chromium, run_chromium, screenshot};
 use serde_json::json;
 use support::*;
 
@@ -162,23 +160,5 @@ fn ledger_page_renders_charts_and_inert_text_in_a_real_browser() {
         "{dom}"
     );
 
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("triage-report.png");
-    let _ = std::fs::remove_file(&shot);
-    run_chromium(
-        &bin,
-        profile.path(),
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1200,2400",
-            &url,
-        ],
-    );
-    assert!(
-        std::fs::metadata(&shot)
-            .map(|m| m.len() > 10_000)
-            .unwrap_or(false),
-        "no screenshot at {}",
-        shot.display()
-    );
-    println!("screenshot: {}", shot.display());
+    screenshot(&bin, profile.path(), &url, "triage-report.png", "1200,2400");
 }

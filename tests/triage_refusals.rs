@@ -9,7 +9,9 @@ mod support;
 
 use std::path::Path;
 
-use ledger::{at, bundle, json_of, ledgers, ok};
+use ledger::{
+    assert_refused, at, bundle, json_of, ledgers, ok, plain_bundle, record_hour, tampered_bundle,
+};
 use serde_json::json;
 use support::*;
 
@@ -18,26 +20,8 @@ fn a_ledger_from_a_newer_sg_debug_is_refused_and_left_alone() {
     for l in ledgers("newer_schema") {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        bundle(
-            &d.join("b.zip"),
-            "search",
-            "2026-11-01T00:00:00Z",
-            json!({"type": "kubernetes"}),
-            None,
-        );
-        ok(at(
-            &l,
-            &[
-                "triage",
-                "record",
-                "b.zip",
-                "--effort",
-                "1h",
-                "--outcome",
-                "workaround",
-            ],
-            d,
-        ));
+        plain_bundle(&d.join("b.zip"));
+        ok(record_hour(&l, "b.zip", d));
         l.exec("INSERT INTO ledger_schema (version, applied_at, applied_by) VALUES (99, 0, 'sg-debug 9.0.0')");
         let before = l.dump();
         for args in [
@@ -56,18 +40,8 @@ fn a_ledger_from_a_newer_sg_debug_is_refused_and_left_alone() {
         ] {
             let r = at(&l, args, d);
             assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
-            assert!(
-                r.stderr.contains("schema version 99") && r.stderr.contains("upgrade sg-debug"),
-                "{}",
-                r.stderr
-            );
-            assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
-            assert_eq!(
-                l.dump(),
-                before,
-                "{}: {args:?} changed the ledger",
-                l.backend
-            );
+            assert!(r.stderr.contains("upgrade sg-debug"), "{}", r.stderr);
+            assert_refused(&l, &r, "schema version 99", &before, &format!("{args:?}"));
         }
     }
 }
@@ -77,39 +51,11 @@ fn bad_input_gets_one_message_and_changes_nothing() {
     for l in ledgers("bad_input") {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        bundle(
-            &d.join("b.zip"),
-            "search",
-            "2026-11-01T00:00:00Z",
-            json!({"type": "kubernetes"}),
-            None,
-        );
+        plain_bundle(&d.join("b.zip"));
         // Damaged: an entry that no longer matches its hash.
-        let m = manifest(
-            "search",
-            "2026-11-02T00:00:00Z",
-            &[("logs/a.log", b"original")],
-        );
-        write_bundle(
-            &d.join("tampered.zip"),
-            "top",
-            &m,
-            &[("logs/a.log", b"tampered")],
-        );
+        tampered_bundle(&d.join("tampered.zip"));
         std::fs::write(d.join("junk.zip"), "not a zip").unwrap();
-        ok(at(
-            &l,
-            &[
-                "triage",
-                "record",
-                "b.zip",
-                "--effort",
-                "1h",
-                "--outcome",
-                "workaround",
-            ],
-            d,
-        ));
+        ok(record_hour(&l, "b.zip", d));
         let before = l.dump();
         let rec = |extra: &[&str]| {
             let mut a = vec!["triage", "record", "b.zip"];
@@ -217,11 +163,7 @@ fn bad_input_gets_one_message_and_changes_nothing() {
         ];
         for (args, why) in &cases {
             let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            let r = at(&l, &a, d);
-            assert_ne!(r.code, 0, "{a:?} succeeded: {}", r.stdout);
-            assert!(r.stderr.contains(why), "{a:?}: {}", r.stderr);
-            assert_eq!(r.stderr.matches("error:").count(), 1, "{a:?}: {}", r.stderr);
-            assert_eq!(l.dump(), before, "{}: {a:?} changed the ledger", l.backend);
+            assert_refused(&l, &at(&l, &a, d), why, &before, &format!("{a:?}"));
         }
         // `fixed` alone is ambiguous: the list, with a guess.
         let r = at(
@@ -254,30 +196,8 @@ fn a<'a>(v: &'a [&'a str]) -> Vec<&'a str> {
 fn refused_input_never_creates_a_ledger() {
     let l = ledger::sqlite();
     let d = l.dir.path();
-    let m = manifest(
-        "search",
-        "2026-11-02T00:00:00Z",
-        &[("logs/a.log", b"original")],
-    );
-    write_bundle(
-        &d.join("tampered.zip"),
-        "top",
-        &m,
-        &[("logs/a.log", b"tampered")],
-    );
-    let r = at(
-        &l,
-        &[
-            "triage",
-            "record",
-            "tampered.zip",
-            "--effort",
-            "1h",
-            "--outcome",
-            "workaround",
-        ],
-        d,
-    );
+    tampered_bundle(&d.join("tampered.zip"));
+    let r = record_hour(&l, "tampered.zip", d);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let r = at(&l, &["report"], d);
     assert_eq!(r.code, 1);
@@ -292,13 +212,7 @@ fn refused_input_never_creates_a_ledger() {
 fn an_unreachable_server_is_named_with_its_own_error() {
     let d = tempfile::tempdir().unwrap();
     let dp = d.path();
-    bundle(
-        &dp.join("b.zip"),
-        "search",
-        "2026-11-01T00:00:00Z",
-        json!({"type": "kubernetes"}),
-        None,
-    );
+    plain_bundle(&dp.join("b.zip"));
     // Nothing listens on port 1: the connection is refused.
     let r = sg(
         &[
@@ -378,19 +292,7 @@ fn a_killed_import_leaves_all_or_nothing() {
     let mut outcomes = Vec::new();
     for delay_ms in [0, 15, 40, 80, 160, 320] {
         for l in ledgers("killed_import") {
-            ok(at(
-                &l,
-                &[
-                    "triage",
-                    "record",
-                    "first.zip",
-                    "--effort",
-                    "1h",
-                    "--outcome",
-                    "workaround",
-                ],
-                d,
-            ));
+            ok(record_hour(&l, "first.zip", d));
             let mut child = command(d)
                 .args(["triage", "import", "many", "--ledger", &l.arg])
                 .stdout(std::process::Stdio::null())

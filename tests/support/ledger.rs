@@ -210,3 +210,60 @@ pub fn ok(r: Run) -> Run {
 pub fn json_of(r: Run) -> serde_json::Value {
     serde_json::from_str(&ok(r).stdout).unwrap()
 }
+
+/// A verifying search bundle on Kubernetes, collected 2026-11-01.
+pub fn plain_bundle(path: &Path) {
+    bundle(
+        path,
+        "search",
+        "2026-11-01T00:00:00Z",
+        serde_json::json!({"type": "kubernetes"}),
+        None,
+    );
+}
+
+/// One hour's `workaround` on `bundle`.
+pub fn record_hour(l: &TestLedger, bundle: &str, cwd: &Path) -> Run {
+    at(
+        l,
+        &[
+            "triage",
+            "record",
+            bundle,
+            "--effort",
+            "1h",
+            "--outcome",
+            "workaround",
+        ],
+        cwd,
+    )
+}
+
+/// A bundle that does not verify: its entry no longer matches its hash.
+pub fn tampered_bundle(path: &Path) {
+    let m = crate::support::manifest(
+        "search",
+        "2026-11-02T00:00:00Z",
+        &[("logs/a.log", b"original")],
+    );
+    crate::support::write_bundle(path, "top", &m, &[("logs/a.log", b"tampered")]);
+}
+
+/// `r` was refused with one message saying `why`, and the ledger is as
+/// it was (`before`).
+pub fn assert_refused(l: &TestLedger, r: &Run, why: &str, before: &Option<Dump>, what: &str) {
+    assert_ne!(r.code, 0, "{what} succeeded: {}", r.stdout);
+    assert!(r.stderr.contains(why), "{what}: {}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("error:").count(),
+        1,
+        "{what}: {}",
+        r.stderr
+    );
+    assert_eq!(
+        &l.dump(),
+        before,
+        "{}: {what} changed the ledger",
+        l.backend
+    );
+}
