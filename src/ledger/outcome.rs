@@ -85,8 +85,10 @@ mod tests {
         assert_eq!(parse(" Workaround ").unwrap().id, "workaround");
         let e = parse("workarond").unwrap_err();
         assert!(e.contains("did you mean 'workaround'?"), "{e}");
-        let e = parse("docs-gap").unwrap_err();
+        let e = parse("documentaton-gap").unwrap_err();
         assert!(e.contains("did you mean 'documentation-gap'?"), "{e}");
+        let e = parse("bug").unwrap_err();
+        assert!(e.contains("did you mean 'product-bug'?"), "{e}");
         let e = parse("zzzzzz").unwrap_err();
         assert!(!e.contains("did you mean"), "{e}");
         assert!(

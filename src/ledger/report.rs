@@ -486,3 +486,74 @@ pub fn when(t: &DateTime<Utc>) -> String {
         t.format("%H:%M UTC")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Option<NaiveDate> {
+        Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    }
+
+    #[test]
+    fn periods_are_whole_days_or_months_inclusive() {
+        let w = Window::parse(Some("2026-10"), Some("2026-11-15")).unwrap();
+        assert_eq!(
+            (w.since, w.until_exclusive),
+            (d("2026-10-01"), d("2026-11-16"))
+        );
+        let w = Window::parse(None, Some("2026-12")).unwrap();
+        assert_eq!(w.until_exclusive, d("2027-01-01"));
+        assert!(Window::parse(Some("2026-11-02"), Some("2026-11-01")).is_err());
+        let e = Window::parse(Some("yesterday"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--since") && e.contains("YYYY-MM-DD"), "{e}");
+        assert_eq!(Window::default().bounds(), (i64::MIN, i64::MAX));
+    }
+
+    fn totals(id: &str, seconds: u64, records: u64) -> Totals {
+        Totals {
+            incident: Incident {
+                id: id.into(),
+                category: "search".into(),
+                ticket: None,
+                deployment_type: "kubernetes".into(),
+                flavour: None,
+                sourcegraph_version: None,
+                collected_at: "2026-11-01T00:00:00Z".parse().unwrap(),
+            },
+            effort_seconds: seconds,
+            records,
+            outcome: (records > 0).then(|| "workaround".into()),
+            category: None,
+        }
+    }
+
+    #[test]
+    fn medians_are_over_incidents_with_effort() {
+        // 1h, 2h, 4h and one incident with no record: median of three.
+        let t = [
+            totals("a", 3600, 1),
+            totals("b", 7200, 2),
+            totals("c", 14400, 1),
+            totals("d", 0, 0),
+        ];
+        let r = build(&Window::default(), &t, &[]);
+        let search = r.by_category.iter().find(|r| r.value == "search").unwrap();
+        assert_eq!(
+            (search.incidents, search.with_effort, search.hours),
+            (4, 3, 7.0)
+        );
+        assert_eq!(search.median_hours, Some(2.0));
+        // An even count: the mean of the middle two.
+        let r = build(&Window::default(), &t[..2], &[]);
+        assert_eq!(r.by_month[0].median_hours, Some(1.5));
+        let none = r
+            .by_category
+            .iter()
+            .find(|r| r.value == "licensing")
+            .unwrap();
+        assert_eq!(none.median_hours, None);
+    }
+}
