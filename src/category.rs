@@ -129,18 +129,24 @@ pub fn ids() -> Vec<&'static str> {
 }
 
 fn suggest(input: &str) -> Option<&'static Category> {
+    closest(input, ids()).and_then(find)
+}
+
+/// The id in `ids` that `input` most looks like a typo of, if any: for
+/// every closed set a user types from (categories, triage outcomes).
+pub fn closest<'a>(input: &str, ids: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let ids: Vec<&str> = ids.into_iter().collect();
     // A prefix or substring is a strong hint ("upgrade", "perf", "tls").
     if input.len() >= 3
-        && let Some(c) = all().iter().find(|c| c.id.contains(input))
+        && let Some(id) = ids.iter().find(|id| id.contains(input))
     {
-        return Some(c);
+        return Some(id);
     }
-    all()
-        .iter()
-        .map(|c| (edit_distance(input, &c.id), c))
-        .filter(|(d, c)| *d <= (c.id.len() / 3).max(2))
+    ids.iter()
+        .map(|id| (edit_distance(input, id), *id))
+        .filter(|(d, id)| *d <= (id.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, id)| id)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

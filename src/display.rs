@@ -48,6 +48,27 @@ pub fn spreadsheet_safe(v: &str) -> Cow<'_, str> {
     }
 }
 
+/// HTML-escapes text for element content and quoted attribute values.
+/// Five characters are enough for both; hand-written because it is all
+/// the pages (`inspect --html`, `report --html`) need.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Controls other than tab and newline render as nothing or
+            // garbage; show them as a replacement character instead.
+            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

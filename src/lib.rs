@@ -7,7 +7,7 @@
 //! 1. `artifact`: what collectors yield, and the rules for its names
 //! 2. `redact`: the only road from an artifact to something writable
 //! 3. `bundle`: format, sealed manifest, contracts, writer, reader
-//! 4. `collect`, `inspect`: the work
+//! 4. `collect`, `inspect`, `ledger`: the work
 //! 5. `commands`: command-line arguments to typed options, and output
 
 pub mod category;
@@ -22,6 +22,7 @@ pub mod bundle;
 
 pub mod collect;
 pub mod inspect;
+pub mod ledger;
 
 pub mod commands;
 

@@ -1,6 +1,6 @@
 //! The stages depend on each other in one direction only:
 //! base (`category`, `fsutil`, the crate root) <- `artifact` <- `redact`
-//! <- `bundle` <- `collect`, `inspect` <- `commands` <- `main.rs`.
+//! <- `bundle` <- `collect`, `inspect`, `ledger` <- `commands` <- `main.rs`.
 //! `docs/architecture.md` says why; this test keeps it true.
 
 mod support;
@@ -19,6 +19,7 @@ const STAGES: &[(&str, u8)] = &[
     ("bundle", 3),
     ("collect", 4),
     ("inspect", 4),
+    ("ledger", 4),
     ("commands", 5),
 ];
 

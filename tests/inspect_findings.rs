@@ -13,7 +13,7 @@ mod fake_kube;
 #[path = "support/chromium.rs"]
 mod chromium;
 
-use chromium::{chromium, run_chromium};
+use chromium::{chromium, run_chromium, screenshot};
 
 use std::path::Path;
 
@@ -855,25 +855,13 @@ fn html_page_renders_inert_in_a_real_browser() {
     );
 
     // A screenshot to look at; kept in the target directory.
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("inspect-findings.png");
-    let _ = std::fs::remove_file(&shot);
-    run_chromium(
+    screenshot(
         &bin,
         profile.path(),
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,2000",
-            &url,
-        ],
+        &url,
+        "inspect-findings.png",
+        "1280,2000",
     );
-    assert!(
-        std::fs::metadata(&shot)
-            .map(|m| m.len() > 10_000)
-            .unwrap_or(false),
-        "no screenshot at {}",
-        shot.display()
-    );
-    println!("screenshot: {}", shot.display());
 }
 
 /// Bundles the Kubernetes collector really writes (from the fake API

@@ -197,6 +197,14 @@ fn bad_inputs() {
         r.stderr
     );
 
+    // Without bundles, report reads the triage ledger: there is none yet.
     let r = sg(&["report"], dir.path());
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("there is no ledger at"), "{}", r.stderr);
+    assert!(!dir.path().join(".local/share/sg-debug").exists());
+
+    // Ledger flags with bundles: a usage error that says how to combine them.
+    let r = sg(&["report", ".", "--since", "2026-10"], dir.path());
     assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("triage import"), "{}", r.stderr);
 }

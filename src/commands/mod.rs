@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod rbac;
 pub mod redact;
 pub mod report;
+pub mod triage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,12 +45,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Count bundles per category, deployment type, version and month
+    /// Where triage effort goes: the ledger's hours per category, deployment
+    /// type, version, outcome and month (or bundles counted, given DIR)
     Report(report::ReportArgs),
     /// Redact a file, a directory or a bundle (for logs sent by other means)
     Redact(redact::RedactArgs),
     /// Print the Kubernetes RBAC (read-only) that grants exactly what collect reads
     Rbac(rbac::RbacArgs),
+    /// The triage ledger: record a debugging session's effort and outcome
+    Triage(triage::TriageArgs),
 }
 
 /// Runs the command; the exit code for errors is `main`'s to choose.
@@ -63,6 +67,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Redact(args) => redact::run(args),
         Command::Rbac(args) => rbac::run(args),
+        Command::Triage(args) => triage::run(args),
     }
 }
 

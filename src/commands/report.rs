@@ -1,9 +1,9 @@
-//! `sg-debug report`: count bundles so the support team can see where
-//! triage effort goes. Only manifests are read; one bad bundle is listed,
-//! never fatal.
-//!
-//! The counting is small enough to live with its command; when the triage
-//! ledger arrives it moves to a stage module of its own.
+//! `sg-debug report`: where triage effort goes. Without arguments it reads
+//! the triage ledger (`ledger::report`: hours, incidents and medians per
+//! category, deployment type, version, outcome and month; root causes;
+//! documentation gaps) as a table, JSON, CSV or an HTML page. Given
+//! bundles or directories, it counts those bundles alone, no ledger
+//! needed: only manifests are read; one bad bundle is listed, never fatal.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,26 +12,43 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 
+use super::triage::LedgerArg;
+use crate::UsageError;
 use crate::bundle::{Bundle, Manifest};
 use crate::category;
 use crate::display::{spreadsheet_safe, terminal_safe};
+use crate::fsutil::{Partial, with_suffix};
+use crate::ledger::{self, Window};
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("format").multiple(false))]
 pub struct ReportArgs {
-    /// Bundles, or directories searched recursively for *.zip
-    #[arg(required = true, value_name = "DIR_OR_BUNDLE")]
+    /// Count these bundles (or directories searched recursively for *.zip)
+    /// alone, without the ledger
+    #[arg(value_name = "DIR_OR_BUNDLE")]
     pub inputs: Vec<PathBuf>,
     /// Print as JSON
     #[arg(long, group = "format")]
     pub json: bool,
-    /// Print as CSV (dimension,value,bundles)
+    /// Print as CSV (ledger: section,value,incidents,with_effort,records,hours,median_hours;
+    /// bundles: dimension,value,bundles)
     #[arg(long, group = "format")]
     pub csv: bool,
+    /// Write the ledger report as one self-contained HTML page (bar charts) to FILE
+    #[arg(long, value_name = "FILE", group = "format")]
+    pub html: Option<PathBuf>,
+    /// Only incidents collected on or after this day (YYYY-MM-DD or YYYY-MM)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only incidents collected on or before this day (YYYY-MM-DD or YYYY-MM)
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    #[command(flatten)]
+    pub ledger: LedgerArg,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -54,6 +71,19 @@ pub struct Unreadable {
 }
 
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    if args.inputs.is_empty() {
+        return ledger_report(args);
+    }
+    if args.html.is_some()
+        || args.since.is_some()
+        || args.until.is_some()
+        || args.ledger.ledger.is_some()
+    {
+        return Err(UsageError(
+            "--html, --since, --until and --ledger report on the triage ledger: leave out DIR_OR_BUNDLE (index bundles first with `sg-debug triage import DIR`)".into(),
+        )
+        .into());
+    }
     let found = find_bundles(&args.inputs)?;
     let mut report = build(&found.files);
     report.skipped = found.skipped;
@@ -81,6 +111,44 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn ledger_report(args: ReportArgs) -> Result<ExitCode> {
+    let window = Window::parse(args.since.as_deref(), args.until.as_deref())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let mut l = args.ledger.open_existing()?;
+    let (incidents, records) = l.load(&window)?;
+    let r = ledger::report::build(&window, &incidents, &records);
+    let mut out = io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
+    } else if args.csv {
+        ledger::report::csv(&r, &mut out)?;
+    } else if let Some(path) = &args.html {
+        // Owner-only and complete or absent: the page holds customer text.
+        let (partial, mut f) = Partial::file(with_suffix(path, ".partial"))?;
+        f.write_all(ledger::html::page(&r).as_bytes())
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing {}", path.display()))?;
+        partial.commit(path)?;
+        writeln!(
+            out,
+            "wrote {} ({} incidents, {:.2} hours)",
+            path.display(),
+            r.incidents,
+            r.hours
+        )?;
+    } else {
+        write!(out, "{}", ledger::report::table(&r))?;
+    }
+    if r.incidents == 0 {
+        eprintln!(
+            "note: the ledger {} has no incidents {}; add some with `sg-debug triage record` or `sg-debug triage import`",
+            l.location(),
+            r.period()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What a search of the inputs found: bundles to read, and what was passed

@@ -9,27 +9,7 @@ use std::fmt::Write as _;
 use super::findings::{Evidence, Report};
 use super::{Derived, format_bytes};
 use crate::bundle::Bundle;
-
-/// HTML-escapes text for element content and quoted attribute values.
-/// Five characters are enough for both; hand-written because it is all
-/// the page needs.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Controls other than tab and newline render as nothing or
-            // garbage; show them as a replacement character instead.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::display::html_escape as esc;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1d1d1f;max-width:1200px}\
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\

@@ -46,3 +46,34 @@ pub fn run_chromium(bin: &str, profile: &Path, args: &[&str]) -> std::process::O
     );
     out
 }
+
+/// A screenshot of `url` to look at, kept in the target directory as
+/// `name`; fails when Chromium wrote nothing worth looking at.
+pub fn screenshot(
+    bin: &str,
+    profile: &Path,
+    url: &str,
+    name: &str,
+    size: &str,
+) -> std::path::PathBuf {
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_file(&shot);
+    run_chromium(
+        bin,
+        profile,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            &format!("--window-size={size}"),
+            url,
+        ],
+    );
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "no screenshot at {}",
+        shot.display()
+    );
+    println!("screenshot: {}", shot.display());
+    shot
+}

@@ -25,8 +25,9 @@ pub fn sg(args: &[&str], cwd: &Path) -> Run {
 }
 
 /// sg-debug in `cwd`, blind to the developer's own Kubernetes
-/// configuration: a kubeconfig in $HOME must never send a test's
-/// collection to a real cluster.
+/// configuration and triage ledger: a kubeconfig in $HOME must never send
+/// a test's collection to a real cluster, nor a test write to the
+/// developer's ledger (its default is below $HOME, which is `cwd`).
 ///
 /// `SG_DEBUG_BIN=path` runs the tests against another build (an older
 /// release, to see that a regression test fails there).
@@ -37,6 +38,8 @@ pub fn command(cwd: &Path) -> Command {
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("SG_DEBUG_CATEGORIES")
+        .env_remove("SG_DEBUG_LEDGER")
+        .env_remove("XDG_DATA_HOME")
         .env("HOME", cwd);
     // Nor to a Sourcegraph instance of the developer's (src-cli's variables).
     c.env_remove("SRC_ENDPOINT").env_remove("SRC_ACCESS_TOKEN");

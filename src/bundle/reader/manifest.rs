@@ -6,12 +6,18 @@ use std::io::Read;
 
 use serde::Deserialize;
 use serde_json::error::Category;
+use sha2::Digest;
 
 use super::archive::{Archive, into_bundle_error};
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, Manifest};
 use super::{BundleError, Limits, MAX_TOTAL_BYTES};
 
-pub(super) fn read_manifest(archive: &mut Archive, top: &str) -> Result<Manifest, BundleError> {
+/// The manifest, and the SHA-256 of its bytes as stored (the bundle's
+/// identity: see `Bundle::id`).
+pub(super) fn read_manifest(
+    archive: &mut Archive,
+    top: &str,
+) -> Result<(Manifest, String), BundleError> {
     let path = archive.path.clone();
     let limits = *archive.limits();
     let Some(entry) = archive.find(MANIFEST_NAME) else {
@@ -37,14 +43,16 @@ pub(super) fn read_manifest(archive: &mut Archive, top: &str) -> Result<Manifest
         .open_entry(MANIFEST_NAME)?
         .read_to_end(&mut raw)
         .map_err(|e| into_bundle_error(e, &path, MANIFEST_NAME))?;
-    parse(&raw, &limits).map_err(|r| match r {
+    let id = super::super::writer::hex(&sha2::Sha256::digest(&raw));
+    let manifest = parse(&raw, &limits).map_err(|r| match r {
         Refusal::Bad(why) => BundleError::BadManifest { path, why },
         Refusal::Newer(found) => BundleError::NewerFormat {
             path,
             found,
             ours: env!("CARGO_PKG_VERSION"),
         },
-    })
+    })?;
+    Ok((manifest, id))
 }
 
 /// Why a manifest cannot be used.

@@ -131,6 +131,7 @@ pub struct Bundle {
     top: String,
     archive: Archive,
     manifest: Manifest,
+    id: String,
 }
 
 #[derive(Debug, Default)]
@@ -180,11 +181,12 @@ impl Bundle {
             source,
         })?;
         let (mut archive, top) = Archive::new(shown, zip, limits)?;
-        let manifest = read_manifest(&mut archive, &top)?;
+        let (manifest, id) = read_manifest(&mut archive, &top)?;
         Ok(Bundle {
             top,
             archive,
             manifest,
+            id,
         })
     }
 
@@ -199,6 +201,14 @@ impl Bundle {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The bundle's identity: the SHA-256 (hex) of its manifest.json as
+    /// stored. The manifest holds the creation time and every file's hash,
+    /// so two collections never share it, while a renamed or copied bundle
+    /// keeps it. Known once the bundle is open; no entry is read for it.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn entries(&self) -> &[Entry] {
