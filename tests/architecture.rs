@@ -19,6 +19,7 @@ const STAGES: &[(&str, u8)] = &[
     ("bundle", 3),
     ("collect", 4),
     ("inspect", 4),
+    ("drift", 4),
     ("commands", 5),
 ];
 

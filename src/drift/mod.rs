@@ -1,0 +1,474 @@
+//! Stage 4, drift: what this deployment changed from Sourcegraph's
+//! release, and from what `kubectl apply` or Helm last set, without the
+//! API server's noise. A reader like `inspect`: it takes what a bundle
+//! holds (the entries `wanted` names, already redacted) and, optionally,
+//! an upstream read from a path, and returns the `diff/` entries. `collect
+//! --upstream` runs it on the entries it just packed; `inspect
+//! --diff-upstream` runs it on a bundle's; the same bundle gives the same
+//! result. It uses neither `collect` nor `inspect`.
+
+mod compose;
+mod helm;
+mod image;
+mod kube;
+mod normalise;
+mod quantity;
+mod text;
+pub mod upstream;
+mod walk;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::artifact::{Artifact, ArtifactMeta, Body, BundlePath, FileKind};
+use crate::bundle::drift::{
+    Change, DRIFT_SUMMARY_NAME, DRIFT_TEXT_NAME, DriftSummary, UpstreamInfo,
+};
+use crate::redact::{Outcome as Redacted, Redactor};
+pub use upstream::{Upstream, load};
+
+/// Kinds of objects read from `kubernetes/namespace/<plural>.json`.
+const KUBE_LISTS: [&str; 10] = [
+    "deployments",
+    "statefulsets",
+    "daemonsets",
+    "cronjobs",
+    "jobs",
+    "services",
+    "ingresses",
+    "configmaps",
+    "persistentvolumeclaims",
+    "secrets",
+];
+
+/// The entries drift reads; everything else in a bundle is left alone.
+pub fn wanted(path: &str) -> bool {
+    let kube = path
+        .strip_prefix("kubernetes/namespace/")
+        .and_then(|p| p.strip_suffix(".json"))
+        .is_some_and(|p| KUBE_LISTS.contains(&p));
+    kube || path.starts_with("kubernetes/helm/")
+        || path.starts_with("docker/containers/") && path.ends_with("/inspect.json")
+        || path.starts_with("docker/compose/")
+}
+
+/// One drifted object's unified diff.
+pub struct Drifted {
+    pub source: String,
+    pub object: String,
+    pub text: String,
+}
+
+/// What the comparisons found, before it is written.
+#[derive(Default)]
+pub struct Outcome {
+    pub compared: u64,
+    pub changes: Vec<Change>,
+    pub diffs: Vec<Drifted>,
+    pub notes: Vec<String>,
+}
+
+/// The result: `diff/summary.json`, `diff/summary.txt` and the diffs.
+pub struct Result {
+    pub summary: DriftSummary,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// The live state as the bundle holds it.
+struct Live {
+    kube: Vec<Value>,
+    helm: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    containers: Vec<Value>,
+    compose_files: Vec<(String, Vec<u8>)>,
+}
+
+fn live(entries: &BTreeMap<String, Vec<u8>>, notes: &mut Vec<String>) -> Live {
+    let mut l = Live {
+        kube: Vec::new(),
+        helm: BTreeMap::new(),
+        containers: Vec::new(),
+        compose_files: Vec::new(),
+    };
+    for (path, bytes) in entries {
+        if let Some(rest) = path.strip_prefix("kubernetes/helm/") {
+            if let Some((release, file)) = rest.split_once('/') {
+                l.helm
+                    .entry(release.to_string())
+                    .or_default()
+                    .insert(file.to_string(), bytes.clone());
+            }
+            continue;
+        }
+        if path.starts_with("docker/compose/") {
+            l.compose_files.push((path.clone(), bytes.clone()));
+            continue;
+        }
+        let v: Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                notes.push(format!(
+                    "{path}: not read ({:?} error at line {} column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ));
+                continue;
+            }
+        };
+        if path.starts_with("docker/containers/") {
+            l.containers.push(v);
+        } else if path == "kubernetes/namespace/secrets.json" {
+            l.kube.extend(
+                v["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(secret_from_shape),
+            );
+        } else {
+            l.kube
+                .extend(v["items"].as_array().into_iter().flatten().cloned());
+        }
+    }
+    l
+}
+
+/// The bundle's Secret shape (`kubernetes/namespace/secrets.json`) as an
+/// object to compare: type and key sizes, never a value.
+fn secret_from_shape(s: &Value) -> Value {
+    let keys: serde_json::Map<String, Value> = s["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| {
+            Some((
+                k["name"].as_str()?.to_string(),
+                Value::String(format!("{} bytes", k["bytes"])),
+            ))
+        })
+        .collect();
+    serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": s["type"],
+        "metadata": {"name": s["name"], "labels": s["labels"], "ownerReferences": s["ownerReferences"]},
+        "data": keys})
+}
+
+/// An upstream Secret reduced the same way, before anything else sees it.
+fn secret_to_shape(s: &Value) -> Value {
+    let mut keys = serde_json::Map::new();
+    for field in ["data", "stringData"] {
+        for (k, v) in s[field].as_object().into_iter().flatten() {
+            let raw = v.as_str().unwrap_or_default();
+            let bytes = if field == "data" {
+                raw.trim_end_matches('=').len() * 3 / 4
+            } else {
+                raw.len()
+            };
+            keys.insert(k.clone(), Value::String(format!("{bytes} bytes")));
+        }
+    }
+    serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": s["type"],
+        "metadata": {"name": s["metadata"]["name"], "labels": s["metadata"]["labels"]},
+        "data": keys})
+}
+
+/// Upstream values go through the same redaction pass as the bundle's
+/// before they are compared or shown; then markers lose their per-run
+/// hash on both sides, so a redacted value compares by its rule only.
+fn redacted(objects: Vec<Value>, redactor: &Redactor, as_path: &str) -> Vec<Value> {
+    let doc = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    let meta = ArtifactMeta {
+        path: BundlePath::new(as_path).expect("a valid entry name"),
+        kind: FileKind::Config,
+        collector: "upstream-diff".into(),
+    };
+    let body = Body::Bytes(serde_json::to_vec(&doc).unwrap_or_default());
+    let mut text = String::new();
+    if let Redacted::Kept(r) = redactor.redact(Artifact { meta, body }) {
+        let (_, mut reader, _) = r.into_parts();
+        if reader.read_to_string(&mut text).is_err() {
+            text.clear();
+        }
+    }
+    let mut v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    unhash(&mut v);
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// `[REDACTED:rule:1a2b3c4d]` -> `[REDACTED:rule]`: the hash is keyed per
+/// run, so it means nothing between the bundle and an upstream read later.
+fn unhash(v: &mut Value) {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let re =
+        RE.get_or_init(|| Regex::new(r"\[REDACTED:([a-z0-9-]+):[0-9a-f]{8}\]").expect("regex"));
+    match v {
+        Value::String(s) if s.contains("[REDACTED:") => {
+            *s = re.replace_all(s, "[REDACTED:$1]").into_owned();
+        }
+        Value::Array(a) => a.iter_mut().for_each(unhash),
+        Value::Object(m) => m.values_mut().for_each(unhash),
+        _ => {}
+    }
+}
+
+/// Compares what the bundle holds (`entries`, as `wanted` chose them)
+/// with `upstream` and with what it carries itself (last-applied, Helm
+/// release, image versions). `redactor` redacts the upstream's values.
+pub fn compute(
+    entries: &BTreeMap<String, Vec<u8>>,
+    upstream: Option<&Upstream>,
+    redactor: &Redactor,
+) -> Result {
+    let mut out = Outcome::default();
+    let mut live = live(entries, &mut out.notes);
+    for v in &mut live.kube {
+        unhash(v);
+    }
+    for v in &mut live.containers {
+        unhash(v);
+    }
+    let kube: Vec<&Value> = live.kube.iter().collect();
+    let mut info = UpstreamInfo {
+        source: "none".into(),
+        ..UpstreamInfo::default()
+    };
+    let live_images: Vec<String> = if live.containers.is_empty() {
+        kube.iter().flat_map(|o| image::of_object(o)).collect()
+    } else {
+        live.containers
+            .iter()
+            .filter_map(|c| c["Config"]["Image"].as_str().map(String::from))
+            .collect()
+    };
+    let live_version = image::version(live_images.iter().map(String::as_str));
+
+    match upstream {
+        Some(u) => {
+            info = u.info.clone();
+            match &u.objects {
+                upstream::Objects::Kube(objects) => {
+                    let shaped: Vec<Value> = objects
+                        .iter()
+                        .map(|o| {
+                            if o["kind"] == "Secret" {
+                                secret_to_shape(o)
+                            } else {
+                                o.clone()
+                            }
+                        })
+                        .collect();
+                    let up = redacted(shaped, redactor, "kubernetes/namespace/upstream.json");
+                    if kube.is_empty() {
+                        out.notes.push("the upstream holds Kubernetes manifests but the bundle holds no Kubernetes objects: nothing compared".into());
+                    }
+                    kube::compare("upstream", &up, &kube, &mut out);
+                }
+                upstream::Objects::Compose(services) => {
+                    compose::compare(services, &live.containers, redactor, &mut out);
+                }
+            }
+        }
+        None => {
+            if let Some(h) = helm::compare(&live.helm, &kube, redactor, &mut out) {
+                info = h;
+            } else {
+                out.notes.push("upstream diff skipped: no upstream was given; add `--upstream PATH` to `sg-debug collect`, or run `sg-debug inspect BUNDLE --diff-upstream PATH`, with PATH a deploy repository checkout at your release tag, its rendered YAML, or its docker-compose.yaml".into());
+            }
+        }
+    }
+    if upstream.is_some() {
+        // A Helm release is compared with its own manifest even when an
+        // upstream path was given.
+        helm::compare(&live.helm, &kube, redactor, &mut out);
+    }
+    kube::last_applied(&kube, &mut out);
+    if live.containers.is_empty() {
+        kube::image_skew(&kube, &mut out);
+    } else {
+        compose::image_skew(&live.containers, &mut out);
+    }
+    let version_warning = match (&info.version, &live_version) {
+        (Some(u), Some(l)) if u != l => {
+            mark_expected(&mut out.changes, u, l);
+            Some(format!(
+                "upstream is Sourcegraph {u} but this deployment runs {l}: image tags differ on every service (grouped below as expected); compare with the upstream at tag {l} for a meaningful diff"
+            ))
+        }
+        _ => None,
+    };
+    write(out, info, live_version, version_warning)
+}
+
+/// An image change from the upstream version's tag to the live version's
+/// is what a different release looks like, not drift.
+fn mark_expected(changes: &mut [Change], up: &str, live: &str) {
+    for c in changes.iter_mut().filter(|c| c.category == "image") {
+        let tag = |s: &Option<String>| {
+            s.as_deref().and_then(|i| {
+                image::Image::parse(i)
+                    .tag
+                    .map(|t| t.trim_start_matches('v').to_string())
+            })
+        };
+        if tag(&c.old).as_deref() == Some(up) && tag(&c.new).as_deref() == Some(live) {
+            c.expected = true;
+        }
+    }
+}
+
+/// Version and digest skew among `(object, image)` pairs.
+fn skew(images: &[(String, String)], out: &mut Outcome) {
+    let Some(version) = image::version(images.iter().map(|(_, i)| i.as_str())) else {
+        return;
+    };
+    let mut digests: BTreeMap<(String, String), Vec<(&str, &str)>> = BTreeMap::new();
+    for (object, i) in images {
+        let img = image::Image::parse(i);
+        if !img.is_sourcegraph() {
+            continue;
+        }
+        if let Some(t) = img.tag.filter(|t| image::is_version(t))
+            && t.trim_start_matches('v') != version
+        {
+            out.changes.push(Change {
+                source: "image-skew".into(),
+                object: object.clone(),
+                category: "image".into(),
+                change: "changed".into(),
+                field: img.name().to_string(),
+                old: Some(version.clone()),
+                new: Some(t.to_string()),
+                expected: false,
+            });
+        }
+        if let (Some(t), Some(d)) = (img.tag, img.digest) {
+            digests
+                .entry((img.name().to_string(), t.to_string()))
+                .or_default()
+                .push((object, d));
+        }
+    }
+    for ((name, tag), uses) in digests {
+        let first = uses[0].1;
+        for (object, d) in uses.iter().filter(|(_, d)| *d != first) {
+            out.changes.push(Change {
+                source: "image-skew".into(),
+                object: object.to_string(),
+                category: "image".into(),
+                change: "changed".into(),
+                field: format!("{name}:{tag} digest"),
+                old: Some(first.to_string()),
+                new: Some(d.to_string()),
+                expected: false,
+            });
+        }
+    }
+}
+
+fn segment(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn write(
+    out: Outcome,
+    upstream: UpstreamInfo,
+    live_version: Option<String>,
+    version_warning: Option<String>,
+) -> Result {
+    let mut files = Vec::new();
+    let mut diffs = Vec::new();
+    for d in &out.diffs {
+        let mut name = format!(
+            "diff/{}/{}.diff",
+            segment(&d.source),
+            segment(&d.object.replace('/', "-"))
+        );
+        let mut n = 2;
+        while diffs.contains(&name) {
+            name = format!(
+                "diff/{}/{}-{n}.diff",
+                segment(&d.source),
+                segment(&d.object.replace('/', "-"))
+            );
+            n += 1;
+        }
+        diffs.push(name.clone());
+        files.push((name, d.text.clone().into_bytes()));
+    }
+    let summary = DriftSummary {
+        upstream,
+        live_version,
+        version_warning,
+        compared: out.compared,
+        changes: out.changes,
+        diffs,
+        notes: out.notes,
+    };
+    let mut json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    json.push(b'\n');
+    files.push((DRIFT_SUMMARY_NAME.to_string(), json));
+    files.push((
+        DRIFT_TEXT_NAME.to_string(),
+        text::summary(&summary).into_bytes(),
+    ));
+    files.sort();
+    Result { summary, files }
+}
+
+/// How a `diff/` entry is kinded in the manifest.
+pub fn file_kind(path: &str) -> FileKind {
+    if path.ends_with(".diff") {
+        FileKind::Diff
+    } else {
+        FileKind::Metadata
+    }
+}
+
+/// The manifest's one-line record of the upstream used.
+pub fn describe(info: &UpstreamInfo) -> String {
+    match info.source.as_str() {
+        "none" => "none".into(),
+        "helm-release" => format!(
+            "helm release {}{}",
+            info.name.as_deref().unwrap_or("?"),
+            info.version
+                .as_deref()
+                .map(|v| format!(" (chart {v})"))
+                .unwrap_or_default()
+        ),
+        _ => format!(
+            "{} ({}, {} documents)",
+            info.name.as_deref().unwrap_or("?"),
+            info.version
+                .as_deref()
+                .map(|v| format!("version {v}"))
+                .unwrap_or_else(|| "version unknown".into()),
+            info.documents
+        ),
+    }
+}
+
+/// A whole object or service missing from, or extra to, what upstream has.
+fn object_change(object: &str, what: &str) -> Change {
+    Change {
+        source: "upstream".into(),
+        object: object.into(),
+        category: "object".into(),
+        change: what.into(),
+        field: String::new(),
+        old: None,
+        new: None,
+        expected: false,
+    }
+}
