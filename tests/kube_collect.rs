@@ -68,10 +68,15 @@ impl Opened {
     }
 
     fn collector(&self) -> &sg_debug::bundle::format::CollectorRecord {
-        assert_eq!(self.manifest.collectors.len(), 1);
-        let c = &self.manifest.collectors[0];
-        assert_eq!(c.name, "kubernetes");
-        c
+        // The deployment's collector, then the upstream diff's record.
+        let names: Vec<&str> = self
+            .manifest
+            .collectors
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["kubernetes", "upstream-diff"]);
+        &self.manifest.collectors[0]
     }
 
     fn summary_row(&self, name: &str) -> Value {

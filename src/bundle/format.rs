@@ -56,6 +56,25 @@ pub struct Manifest {
     /// The independent re-read of every written file for secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leak_scan: Option<LeakScan>,
+    /// What the `diff/` entries compare the deployment with; absent in
+    /// bundles without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamRecord>,
+}
+
+/// The upstream of `diff/`: `source` is `path`, `helm-release` or `none`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamRecord {
+    pub source: String,
+    /// The path's last component, or the release and chart name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The Sourcegraph version upstream carries (image tags, chart version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Manifest documents or compose services read.
+    #[serde(default)]
+    pub documents: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 
 use super::format::{
     CollectorError, CollectorRecord, Deployment, FileRecord, Incident, LeakScan, Manifest,
-    OmittedRecord, Tool,
+    OmittedRecord, Tool, UpstreamRecord,
 };
 use crate::redact::Redactor;
 
@@ -53,6 +53,7 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
         files,
         omitted,
         leak_scan,
+        upstream,
     } = m;
     // sg-debug's own name and version.
     let Tool {
@@ -121,6 +122,18 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
         } = o;
         f(reason);
     }
+    if let Some(u) = upstream {
+        let UpstreamRecord {
+            // `path`, `helm-release` or `none`, and a count: sg-debug's.
+            source: _,
+            documents: _,
+            name,
+            version,
+        } = u;
+        // A directory or release name and an image tag: the customer's.
+        name.iter_mut().for_each(&mut *f);
+        version.iter_mut().for_each(&mut *f);
+    }
     // Entry names, rule ids and line numbers: see `set_leak_scan`.
     let _: &mut Option<LeakScan> = leak_scan;
 }
@@ -174,6 +187,7 @@ mod tests {
                 reason: s.into(),
             }],
             leak_scan: None,
+            upstream: None,
         }
     }
 

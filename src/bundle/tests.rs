@@ -44,6 +44,7 @@ fn manifest() -> Manifest {
         files: vec![],
         omitted: vec![],
         leak_scan: None,
+        upstream: None,
     }
 }
 

@@ -2,15 +2,14 @@
 //! the chart's defaults (value paths, old -> new), and the live objects
 //! against the manifest Helm rendered (manual edits after `helm upgrade`).
 //! Reads `kubernetes/helm/<release>/{values.json, chart-values.json,
-//! manifest.yaml, release.json}` as the bundle holds them.
+//! manifest.json, release.json}` as the bundle holds them.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Outcome, kube, yaml};
+use super::{Outcome, kube};
 use crate::bundle::drift::{Change, UpstreamInfo};
-use crate::redact::Redactor;
 
 fn json(files: &BTreeMap<String, Vec<u8>>, name: &str) -> Option<Value> {
     let mut v: Value = serde_json::from_slice(files.get(name)?).ok()?;
@@ -23,7 +22,6 @@ fn json(files: &BTreeMap<String, Vec<u8>>, name: &str) -> Option<Value> {
 pub fn compare(
     releases: &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     live: &[&Value],
-    redactor: &Redactor,
     out: &mut Outcome,
 ) -> Option<UpstreamInfo> {
     let mut first = None;
@@ -38,25 +36,20 @@ pub fn compare(
         };
         values(&defaults, &user, "", out);
         let mut documents = 0;
-        match files
-            .get("manifest.yaml")
-            .map(|b| yaml::documents(&String::from_utf8_lossy(b)))
-        {
-            Some(Ok(docs)) => {
-                let objects: Vec<Value> = docs
+        match json(files, "manifest.json") {
+            Some(m) => {
+                let objects: Vec<Value> = m["items"]
+                    .as_array()
                     .into_iter()
+                    .flatten()
                     .filter(|d| d["kind"].is_string() && d["metadata"]["name"].is_string())
+                    .cloned()
                     .collect();
                 documents = objects.len() as u64;
-                // Already redacted in the bundle; markers lose their hash.
-                let objects = super::redacted(objects, redactor, "kubernetes/helm/manifest.json");
                 kube::compare("helm-manifest", &objects, live, out);
             }
-            Some(Err(e)) => out.notes.push(format!(
-                "helm release {release}: manifest.yaml not read: {e}"
-            )),
             None => out.notes.push(format!(
-                "helm release {release}: no rendered manifest in the bundle"
+                "helm release {release}: no rendered manifest in the bundle: live objects not compared with it"
             )),
         }
         first.get_or_insert(UpstreamInfo {

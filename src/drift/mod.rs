@@ -28,6 +28,7 @@ use crate::artifact::{Artifact, ArtifactMeta, Body, BundlePath, FileKind};
 use crate::bundle::drift::{
     Change, DRIFT_SUMMARY_NAME, DRIFT_TEXT_NAME, DriftSummary, UpstreamInfo,
 };
+use crate::bundle::format::UpstreamRecord;
 use crate::redact::{Outcome as Redacted, Redactor};
 pub use upstream::{Upstream, load};
 
@@ -272,7 +273,7 @@ pub fn compute(
             }
         }
         None => {
-            if let Some(h) = helm::compare(&live.helm, &kube, redactor, &mut out) {
+            if let Some(h) = helm::compare(&live.helm, &kube, &mut out) {
                 info = h;
             } else {
                 out.notes.push("upstream diff skipped: no upstream was given; add `--upstream PATH` to `sg-debug collect`, or run `sg-debug inspect BUNDLE --diff-upstream PATH`, with PATH a deploy repository checkout at your release tag, its rendered YAML, or its docker-compose.yaml".into());
@@ -282,7 +283,7 @@ pub fn compute(
     if upstream.is_some() {
         // A Helm release is compared with its own manifest even when an
         // upstream path was given.
-        helm::compare(&live.helm, &kube, redactor, &mut out);
+        helm::compare(&live.helm, &kube, &mut out);
     }
     kube::last_applied(&kube, &mut out);
     if live.containers.is_empty() {
@@ -406,6 +407,7 @@ fn write(
         diffs.push(name.clone());
         files.push((name, d.text.clone().into_bytes()));
     }
+    diffs.sort();
     let summary = DriftSummary {
         upstream,
         live_version,
@@ -435,7 +437,17 @@ pub fn file_kind(path: &str) -> FileKind {
     }
 }
 
-/// The manifest's one-line record of the upstream used.
+/// The manifest's record of the upstream used.
+pub fn record(info: &UpstreamInfo) -> UpstreamRecord {
+    UpstreamRecord {
+        source: info.source.clone(),
+        name: info.name.clone(),
+        version: info.version.clone(),
+        documents: info.documents,
+    }
+}
+
+/// The one-line description of the upstream used.
 pub fn describe(info: &UpstreamInfo) -> String {
     match info.source.as_str() {
         "none" => "none".into(),

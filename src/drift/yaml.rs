@@ -193,6 +193,14 @@ fn scalar(v: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         _ => {}
     }
+    // YAML 1.1 (what kubectl reads): `0644` is octal.
+    if v.len() > 1
+        && v.starts_with('0')
+        && v.bytes().all(|b| (b'0'..=b'7').contains(&b))
+        && let Ok(i) = i64::from_str_radix(&v[1..], 8)
+    {
+        return i.into();
+    }
     if let Ok(i) = v.parse::<i64>() {
         return i.into();
     }
@@ -236,6 +244,7 @@ mod tests {
         assert_eq!(a["environment"][TAG_KEY], "override");
         assert_eq!(a["environment"][VALUE_KEY], json!({"A": 1}));
         assert_eq!(docs[1]["port"], 8080);
+        assert_eq!(documents("mode: 0644\n").unwrap()[0]["mode"], 420);
         assert_eq!(docs[1]["quoted"], "8080");
         assert!(docs[1]["empty"].is_null());
     }
