@@ -42,10 +42,18 @@ pub fn compare(
                     .as_array()
                     .into_iter()
                     .flatten()
+                    .map(|d| {
+                        // Secrets are in the bundle as their shape only.
+                        if d["kind"] == "Secret" && d["name"].is_string() {
+                            super::secret_from_shape(d)
+                        } else {
+                            d.clone()
+                        }
+                    })
                     .filter(|d| d["kind"].is_string() && d["metadata"]["name"].is_string())
-                    .cloned()
                     .collect();
                 documents = objects.len() as u64;
+                let objects = super::comparable(&objects, &mut out.notes);
                 kube::compare("helm-manifest", &objects, live, out);
             }
             None => out.notes.push(format!(

@@ -46,6 +46,43 @@ const KUBE_LISTS: [&str; 10] = [
     "secrets",
 ];
 
+/// The kinds those lists hold: upstream objects of other kinds (RBAC,
+/// ServiceAccounts, StorageClasses) cannot be compared and are counted.
+const KUBE_KINDS: [&str; 10] = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "CronJob",
+    "Job",
+    "Service",
+    "Ingress",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "Secret",
+];
+
+/// Upstream objects of the kinds a bundle holds; a note counts the rest.
+fn comparable(objects: &[Value], notes: &mut Vec<String>) -> Vec<Value> {
+    let mut other: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for o in objects {
+        let k = o["kind"].as_str().unwrap_or_default();
+        if KUBE_KINDS.contains(&k) {
+            out.push(o.clone());
+        } else {
+            *other.entry(k).or_default() += 1;
+        }
+    }
+    if !other.is_empty() {
+        let list: Vec<String> = other.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        notes.push(format!(
+            "not compared (sg-debug does not collect these kinds): {}",
+            list.join(", ")
+        ));
+    }
+    out
+}
+
 /// The entries drift reads; everything else in a bundle is left alone.
 pub fn wanted(path: &str) -> bool {
     let kube = path
@@ -154,7 +191,7 @@ fn secret_from_shape(s: &Value) -> Value {
         .collect();
     serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": s["type"],
         "metadata": {"name": s["name"], "labels": s["labels"], "ownerReferences": s["ownerReferences"]},
-        "data": keys})
+        "keys": keys})
 }
 
 /// An upstream Secret reduced the same way, before anything else sees it.
@@ -173,7 +210,7 @@ fn secret_to_shape(s: &Value) -> Value {
     }
     serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": s["type"],
         "metadata": {"name": s["metadata"]["name"], "labels": s["metadata"]["labels"]},
-        "data": keys})
+        "keys": keys})
 }
 
 /// Upstream values go through the same redaction pass as the bundle's
@@ -251,17 +288,14 @@ pub fn compute(
             info = u.info.clone();
             match &u.objects {
                 upstream::Objects::Kube(objects) => {
-                    let shaped: Vec<Value> = objects
-                        .iter()
-                        .map(|o| {
-                            if o["kind"] == "Secret" {
-                                secret_to_shape(o)
-                            } else {
-                                o.clone()
-                            }
-                        })
-                        .collect();
-                    let up = redacted(shaped, redactor, "kubernetes/namespace/upstream.json");
+                    // Secrets become their shape (key sizes) before anything
+                    // else sees them; the rest goes through redaction.
+                    let (secrets, rest): (Vec<Value>, Vec<Value>) =
+                        comparable(objects, &mut out.notes)
+                            .into_iter()
+                            .partition(|o| o["kind"] == "Secret");
+                    let mut up = redacted(rest, redactor, "kubernetes/namespace/upstream.json");
+                    up.extend(secrets.iter().map(secret_to_shape));
                     if kube.is_empty() {
                         out.notes.push("the upstream holds Kubernetes manifests but the bundle holds no Kubernetes objects: nothing compared".into());
                     }

@@ -155,8 +155,7 @@ pub fn category(kind: &str, field: &str) -> &'static str {
     let last = field.rsplit(['.', '[']).next().unwrap_or(field);
     if field.ends_with(".image") || field == "image" {
         "image"
-    } else if field == "spec.replicas" || field == "replicas" || field.ends_with("deploy.replicas")
-    {
+    } else if field == "spec.replicas" || matches!(last, "replicas" | "replicaCount") {
         "replicas"
     } else if field.contains("env[") || field.starts_with("environment") {
         "env"

@@ -50,7 +50,9 @@ def defaults(o, n):
     m = o["metadata"]
     m.update({"namespace": "sourcegraph", "uid": "0000-%04d" % n, "resourceVersion": str(1000 + n),
               "creationTimestamp": "2026-11-01T10:00:00Z"})
-    m.setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = applied
+    if not m.get("annotations"):
+        m["annotations"] = {}
+    m["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = applied
     k, spec = o["kind"], o.get("spec", {})
     if k in ("Deployment", "StatefulSet", "DaemonSet"):
         m["generation"] = 2
@@ -149,3 +151,20 @@ applied = json.loads(prom["metadata"]["annotations"]["kubectl.kubernetes.io/last
 container(applied, "prometheus")["env"].append({"name": "PROMETHEUS_DEBUG", "value": "true"})
 prom["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(applied, sort_keys=True, separators=(",", ":"))
 write("drift-planted", live)
+
+# Helm: the objects of the release's rendered manifest (the kinds sg-debug
+# lists), as the API server keeps them after `helm install`, then edited by
+# hand after the release.
+release = json.load(open(os.path.join(HERE, "helm-v7.2.1943-default.release.json")))
+KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Service", "ConfigMap", "PersistentVolumeClaim", "Secret", "Ingress"}
+rendered = [d for d in yaml.safe_load_all(release["manifest"]) if d and d["kind"] in KINDS]
+helm_live = []
+for i, o in enumerate(rendered):
+    o = defaults(o, i)
+    del o["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    o["metadata"]["annotations"]["meta.helm.sh/release-name"] = "sourcegraph"
+    o["metadata"]["annotations"]["meta.helm.sh/release-namespace"] = "sourcegraph"
+    helm_live.append(o)
+find(helm_live, "Deployment", "sourcegraph-frontend")["spec"]["replicas"] = 4
+container(find(helm_live, "Deployment", "worker"), "worker").setdefault("env", []).append({"name": "WORKER_DEBUG", "value": "1"})
+write("drift-helm", helm_live)

@@ -184,29 +184,23 @@ pub fn decode_helm_release(secret: &Value) -> Result<Value> {
 }
 
 /// The manifest Helm rendered for a release, as a `List`; Secrets reduced
-/// to their type and key sizes (`"12 bytes"`), never a value.
+/// to their shape (`secret_shape`, with `kind: Secret`), never a value.
+/// Read as Kubernetes reads it: YAML 1.1 (`0644` is octal).
 pub fn helm_manifest(r: &Value) -> Result<Value> {
     let text = r["manifest"].as_str().unwrap_or_default();
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|_| {
-        anyhow::anyhow!("the rendered manifest is not YAML this version of sg-debug reads")
-    })?;
+    let options = serde_saphyr::options! { legacy_octal_numbers: true };
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|_| {
+            anyhow::anyhow!("the rendered manifest is not YAML this version of sg-debug reads")
+        })?;
     let items: Vec<Value> = docs
         .into_iter()
         .filter(|d| d["kind"].is_string())
         .map(|d| {
             if d["kind"] == "Secret" {
-                let shape = secret_shape(&d);
-                let data: serde_json::Map<String, Value> = shape["keys"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|k| {
-                        Some((k["name"].as_str()?.to_string(), format!("{} bytes", k["bytes"]).into()))
-                    })
-                    .collect();
-                json!({"apiVersion": "v1", "kind": "Secret", "type": d["type"],
-                       "metadata": {"name": d["metadata"]["name"], "labels": d["metadata"]["labels"]},
-                       "data": data})
+                let mut shape = secret_shape(&d);
+                shape["kind"] = "Secret".into();
+                shape
             } else {
                 d
             }
