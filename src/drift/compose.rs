@@ -161,6 +161,11 @@ fn memory_bytes(v: &Value) -> Option<u64> {
     Some((f * mul as f64) as u64)
 }
 
+/// Bytes in the shortest exact spelling (`2Gi`).
+fn bytes(n: u64) -> String {
+    super::quantity::canonical(&json!(n)).unwrap_or_else(|| n.to_string())
+}
+
 fn cpus(v: &Value) -> Option<f64> {
     v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
 }
@@ -183,7 +188,7 @@ fn upstream_view(s: &Value) -> Value {
     let limits = &s["deploy"]["resources"]["limits"];
     let mut v = json!({
         "image": s["image"],
-        "environment": s["environment"],
+        "environment": env_map(&s["environment"]),
         "restart": s["restart"].as_str().unwrap_or("no"),
         "replicas": s["deploy"]["replicas"].as_u64().or_else(|| s["scale"].as_u64()).unwrap_or(1),
     });
@@ -191,7 +196,7 @@ fn upstream_view(s: &Value) -> Value {
         v["cpus"] = json!(format!("{c}"));
     }
     if let Some(m) = memory_bytes(&s["mem_limit"]).or_else(|| memory_bytes(&limits["memory"])) {
-        v["memory"] = json!(m.to_string());
+        v["memory"] = json!(bytes(m));
     }
     if let Some(c) = words(&s["command"]) {
         v["command"] = json!(c);
@@ -228,15 +233,19 @@ fn upstream_view(s: &Value) -> Value {
 /// The same view of a running service, from `docker inspect` of its
 /// containers; environment limited to the names upstream sets, since the
 /// image's own variables are in every container.
-fn live_view(cs: &[&Value], up: &Value, project: &str) -> Value {
+fn live_view(cs: &[&Value], up: &Value, project: &str, on_host: Option<&Value>) -> Value {
     let c = cs[0];
+    let named = |k: &str| {
+        up["environment"].get(k).is_some()
+            || on_host.is_some_and(|h| h["environment"].get(k).is_some())
+    };
     let env: Map<String, Value> = c["Config"]["Env"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .filter_map(|e| e.split_once('='))
-        .filter(|(k, _)| up["environment"].get(*k).is_some())
+        .filter(|(k, _)| named(k))
         .map(|(k, v)| (k.to_string(), Value::String(v.into())))
         .collect();
     let restart = match c["HostConfig"]["RestartPolicy"]["Name"].as_str() {
@@ -255,7 +264,7 @@ fn live_view(cs: &[&Value], up: &Value, project: &str) -> Value {
     }
     let mem = c["HostConfig"]["Memory"].as_u64().unwrap_or(0);
     if mem > 0 {
-        v["memory"] = json!(mem.to_string());
+        v["memory"] = json!(bytes(mem));
     }
     if up.get("command").is_some()
         && let Some(cmd) = words(&c["Config"]["Cmd"])
@@ -288,12 +297,37 @@ fn label<'a>(c: &'a Value, key: &str) -> Option<&'a str> {
     c["Config"]["Labels"][key].as_str()
 }
 
+/// The services of the compose files the bundle holds (as written on
+/// the host, redacted): they say which environment names the deployment
+/// sets beyond upstream's.
+fn on_host(files: &[(String, Vec<u8>)]) -> BTreeMap<String, Value> {
+    let mut services = BTreeMap::new();
+    for (name, bytes) in files {
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            continue;
+        }
+        let Ok(docs) = super::yaml::documents(&String::from_utf8_lossy(bytes)) else {
+            continue;
+        };
+        if let Some(d) = docs
+            .into_iter()
+            .next()
+            .filter(|d| d["services"].is_object())
+        {
+            merge_file(&mut services, d);
+        }
+    }
+    services
+}
+
 pub fn compare(
     services: &BTreeMap<String, Value>,
     containers: &[Value],
+    compose_files: &[(String, Vec<u8>)],
     redactor: &Redactor,
     out: &mut Outcome,
 ) {
+    let host = on_host(compose_files);
     let mut by_service: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
     for c in containers {
         let name = label(c, "com.docker.compose.service")
@@ -319,7 +353,7 @@ pub fn compare(
         };
         out.compared += 1;
         let project = label(cs[0], "com.docker.compose.project").unwrap_or_default();
-        let live = live_view(cs, &up, project);
+        let live = live_view(cs, &up, project, host.get(name.as_str()));
         let diffs = walk::differences(&up, &live);
         for d in &diffs {
             out.changes

@@ -302,7 +302,13 @@ pub fn compute(
                     kube::compare("upstream", &up, &kube, &mut out);
                 }
                 upstream::Objects::Compose(services) => {
-                    compose::compare(services, &live.containers, redactor, &mut out);
+                    compose::compare(
+                        services,
+                        &live.containers,
+                        &live.compose_files,
+                        redactor,
+                        &mut out,
+                    );
                 }
             }
         }
@@ -360,7 +366,8 @@ fn skew(images: &[(String, String)], out: &mut Outcome) {
         return;
     };
     let mut digests: BTreeMap<(String, String), Vec<(&str, &str)>> = BTreeMap::new();
-    for (object, i) in images {
+    let unique: std::collections::BTreeSet<&(String, String)> = images.iter().collect();
+    for (object, i) in unique {
         let img = image::Image::parse(i);
         if !img.is_sourcegraph() {
             continue;

@@ -168,7 +168,7 @@ pub fn category(kind: &str, field: &str) -> &'static str {
         "volume"
     } else if field.contains("resources.")
         || field.starts_with("cpus")
-        || field.starts_with("mem_limit")
+        || matches!(field, "memory" | "mem_limit")
         || field.starts_with("deploy.resources")
     {
         "resources"

@@ -168,3 +168,18 @@ for i, o in enumerate(rendered):
 find(helm_live, "Deployment", "sourcegraph-frontend")["spec"]["replicas"] = 4
 container(find(helm_live, "Deployment", "worker"), "worker").setdefault("env", []).append({"name": "WORKER_DEBUG", "value": "1"})
 write("drift-helm", helm_live)
+
+# Compose: five services of upstream's docker-compose.yaml v7.2.1943 (the
+# ones a 2-core test engine can run with their own cpus limits), otherwise
+# as upstream has them. The live deployment is made from it by the test.
+SRC = "/work/shared/upstream/deploy-sourcegraph-docker-v7.2.1943/docker-compose/docker-compose.yaml"
+if os.path.exists(SRC):
+    up = yaml.safe_load(open(SRC))
+    keep = ["searcher-0", "blobstore", "redis-cache", "redis-store", "precise-code-intel-worker"]
+    sub = {"version": up["version"], "services": {k: up["services"][k] for k in keep}}
+    vols = {v.split(":")[0] for s in sub["services"].values() for v in (s.get("volumes") or [])}
+    sub["volumes"] = {k: v for k, v in up["volumes"].items() if k in vols}
+    os.makedirs(os.path.join(HERE, "compose"), exist_ok=True)
+    with open(os.path.join(HERE, "compose", "docker-compose.yaml"), "w") as f:
+        f.write("# Derived by testdata/drift/derive.py: five services of deploy-sourcegraph-docker\n# v7.2.1943 docker-compose/docker-compose.yaml, unmodified.\n")
+        yaml.safe_dump(sub, f, sort_keys=False)
