@@ -20,25 +20,9 @@ use sg_debug::bundle::drift::DriftSummary;
 
 const BASE: &str = "sg-debug-test/busybox:latest";
 
+/// Whether an engine with the test images answers; fails under CI.
 fn docker_ready() -> bool {
-    let ok = Command::new("docker")
-        .args(["image", "inspect", "--format", "ok", BASE])
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && Command::new("docker-compose")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no Docker engine with the test image, or no docker-compose, answers; run scripts/docker-up"
-        );
-        eprintln!(
-            "SKIPPED: no Docker engine with {BASE}, or no docker-compose; run scripts/docker-up"
-        );
-    }
-    ok
+    support::docker_ready(BASE)
 }
 
 /// Image tags and the compose project this test made; removed at the end.

@@ -73,3 +73,23 @@ pub struct Change {
     #[serde(default)]
     pub expected: bool,
 }
+
+impl Change {
+    /// `Kind/name field: old -> new` (or `added new`, `removed (was old)`,
+    /// `missing`): one line for people; the caller escapes it for where
+    /// it is shown.
+    pub fn describe(&self) -> String {
+        let what = match (&self.old, &self.new) {
+            (Some(o), Some(n)) => format!("{o} -> {n}"),
+            (None, Some(n)) => format!("added {n}"),
+            (Some(o), None) => format!("removed (was {o})"),
+            (None, None) => self.change.clone(),
+        };
+        let field = if self.field.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.field)
+        };
+        format!("{}{field}: {what}", self.object)
+    }
+}

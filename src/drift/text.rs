@@ -8,18 +8,7 @@ use crate::bundle::drift::{Change, DriftSummary};
 use crate::display::terminal_safe;
 
 fn line(c: &Change) -> String {
-    let arrow = match (&c.old, &c.new) {
-        (Some(o), Some(n)) => format!("{o} -> {n}"),
-        (None, Some(n)) => format!("added {n}"),
-        (Some(o), None) => format!("removed (was {o})"),
-        (None, None) => c.change.clone(),
-    };
-    let field = if c.field.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", c.field)
-    };
-    terminal_safe(&format!("{}{field}: {arrow}", c.object)).into_owned()
+    terminal_safe(&c.describe()).into_owned()
 }
 
 pub fn summary(s: &DriftSummary) -> String {

@@ -365,18 +365,7 @@ pub fn drift(bundle: &mut Bundle, notes: &mut Vec<String>) -> Drift {
 const DRIFT_LINES: usize = 6;
 
 fn change_line(c: &Change) -> String {
-    let what = match (&c.old, &c.new) {
-        (Some(o), Some(n)) => format!("{o} -> {n}"),
-        (None, Some(n)) => format!("added {n}"),
-        (Some(o), None) => format!("removed (was {o})"),
-        (None, None) => c.change.clone(),
-    };
-    let field = if c.field.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", c.field)
-    };
-    format!("[{}] {} {}{field}: {what}", c.source, c.category, c.object)
+    format!("[{}] {} {}", c.source, c.category, c.describe())
 }
 
 /// Findings from `diff/summary.json`: the version warning, and one
