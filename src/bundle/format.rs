@@ -62,20 +62,8 @@ pub struct Manifest {
     pub upstream: Option<UpstreamRecord>,
 }
 
-/// The upstream of `diff/`: `source` is `path`, `helm-release` or `none`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UpstreamRecord {
-    pub source: String,
-    /// The path's last component, or the release and chart name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The Sourcegraph version upstream carries (image tags, chart version).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Manifest documents or compose services read.
-    #[serde(default)]
-    pub documents: u64,
-}
+/// The upstream of `diff/`, as `diff/summary.json` records it.
+pub use super::drift::UpstreamInfo as UpstreamRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeakScan {

@@ -127,6 +127,8 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
             // `path`, `helm-release` or `none`, and a count: sg-debug's.
             source: _,
             documents: _,
+            // Reasons and counts: sg-debug's.
+            skipped: _,
             name,
             version,
         } = u;

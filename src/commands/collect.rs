@@ -130,7 +130,7 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         run: Box::new(move |entries| {
             let r = drift::compute(entries, upstream.as_ref(), &drift_redactor);
             Ok(Added {
-                upstream: Some(drift::record(&r.summary.upstream)),
+                upstream: Some(r.summary.upstream.clone()),
                 files: r
                     .files
                     .into_iter()

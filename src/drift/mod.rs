@@ -28,7 +28,6 @@ use crate::artifact::{Artifact, ArtifactMeta, Body, BundlePath, FileKind};
 use crate::bundle::drift::{
     Change, DRIFT_SUMMARY_NAME, DRIFT_TEXT_NAME, DriftSummary, UpstreamInfo,
 };
-use crate::bundle::format::UpstreamRecord;
 use crate::redact::{Outcome as Redacted, Redactor};
 pub use upstream::{Upstream, load};
 
@@ -475,16 +474,6 @@ pub fn file_kind(path: &str) -> FileKind {
         FileKind::Diff
     } else {
         FileKind::Metadata
-    }
-}
-
-/// The manifest's record of the upstream used.
-pub fn record(info: &UpstreamInfo) -> UpstreamRecord {
-    UpstreamRecord {
-        source: info.source.clone(),
-        name: info.name.clone(),
-        version: info.version.clone(),
-        documents: info.documents,
     }
 }
 

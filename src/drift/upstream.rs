@@ -63,14 +63,9 @@ pub fn load(paths: &[PathBuf]) -> Result<Upstream> {
             .values()
             .filter_map(|s| s["image"].as_str().map(String::from))
             .collect();
+        let info = info(name, &images, services.len(), skipped);
         return Ok(Upstream {
-            info: UpstreamInfo {
-                source: "path".into(),
-                name,
-                version: image::version(images.iter().map(String::as_str)),
-                documents: services.len() as u64,
-                skipped,
-            },
+            info,
             objects: Objects::Compose(services),
         });
     }
@@ -103,15 +98,25 @@ pub fn load(paths: &[PathBuf]) -> Result<Upstream> {
         .flat_map(image::of_object)
         .collect::<Vec<_>>();
     Ok(Upstream {
-        info: UpstreamInfo {
-            source: "path".into(),
-            name,
-            version: image::version(images.iter().map(String::as_str)),
-            documents: objects.len() as u64,
-            skipped,
-        },
+        info: info(name, &images, objects.len(), skipped),
         objects: Objects::Kube(objects),
     })
+}
+
+/// The record of a path upstream: its version is its images' tag.
+fn info(
+    name: Option<String>,
+    images: &[String],
+    documents: usize,
+    skipped: BTreeMap<String, u64>,
+) -> UpstreamInfo {
+    UpstreamInfo {
+        source: "path".into(),
+        name,
+        version: image::version(images.iter().map(String::as_str)),
+        documents: documents as u64,
+        skipped,
+    }
 }
 
 fn is_compose(docs: &[Value]) -> bool {
