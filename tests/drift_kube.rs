@@ -486,3 +486,31 @@ fn helm_values_and_edits_after_the_release() {
     assert!(!manifest.contains("cGFzc3dvcmQ="), "a Secret value leaked");
     assert!(manifest.contains("\"name\": \"password\""), "{manifest}");
 }
+
+#[test]
+fn an_unusable_upstream_is_refused_before_collecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKube::start(Scenario::load("drift-defaults"));
+    let kc = fake.kubeconfig(dir.path(), "sourcegraph");
+    let (code, _, err) = sg(
+        &[
+            "collect",
+            "-c",
+            "deployment-config",
+            "-o",
+            "b.zip",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--upstream",
+            "/nonexistent/deploy-sourcegraph-k8s",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--upstream") && err.contains("neither a file nor a directory"),
+        "{err}"
+    );
+    assert!(!dir.path().join("b.zip").exists());
+    assert_eq!(fake.requests(), 0, "nothing was asked of the cluster");
+}

@@ -202,3 +202,45 @@ pub fn image_skew(live: &[&Value], out: &mut Outcome) {
         .collect();
     super::skew(&images, out);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(name: &str, ns: &str, replicas: u64) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": name, "namespace": ns},
+               "spec": {"replicas": replicas}})
+    }
+
+    #[test]
+    fn an_overlays_namespace_and_name_affixes_are_not_drift() {
+        let up = vec![
+            deployment("frontend", "default", 1),
+            deployment("gitserver", "default", 1),
+            deployment("searcher", "default", 1),
+        ];
+        let live = [
+            deployment("prod-frontend-v2", "sourcegraph", 1),
+            deployment("prod-gitserver-v2", "sourcegraph", 2),
+            deployment("prod-searcher-v2", "sourcegraph", 1),
+            deployment("prod-other-v2", "sourcegraph", 1),
+        ];
+        let live: Vec<&Value> = live.iter().collect();
+        let mut out = Outcome::default();
+        compare("upstream", &up, &live, &mut out);
+        assert_eq!(out.compared, 3);
+        let got: Vec<(&str, &str, &str)> = out
+            .changes
+            .iter()
+            .map(|c| (c.object.as_str(), c.change.as_str(), c.field.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Deployment/prod-gitserver-v2", "changed", "spec.replicas"),
+                ("Deployment/prod-other-v2", "extra", "")
+            ]
+        );
+    }
+}

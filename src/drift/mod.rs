@@ -514,3 +514,39 @@ fn object_change(object: &str, what: &str) -> Change {
         expected: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::rules::RuleSet;
+    use serde_json::json;
+
+    #[test]
+    fn a_changed_secret_shows_as_changed_never_its_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("up.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: pgsql-auth}\ntype: Opaque\ndata:\n  password: aHVudGVyMg==\n  user: c2c=\n",
+        )
+        .unwrap();
+        let up = load(&[path]).unwrap();
+        let secrets = json!({"note": "...", "items": [{"name": "pgsql-auth", "type": "Opaque",
+            "labels": null, "keys": [{"name": "password", "bytes": 12}, {"name": "user", "bytes": 2}]}]});
+        let entries = BTreeMap::from([(
+            "kubernetes/namespace/secrets.json".to_string(),
+            serde_json::to_vec(&secrets).unwrap(),
+        )]);
+        let redactor = Redactor::new(RuleSet::load(&[], &[]).unwrap());
+        let r = compute(&entries, Some(&up), &redactor);
+        let c: Vec<String> = r.summary.changes.iter().map(Change::describe).collect();
+        assert_eq!(c, ["Secret/pgsql-auth keys.password: 7 bytes -> 12 bytes"]);
+        for (name, body) in &r.files {
+            let text = String::from_utf8_lossy(body);
+            assert!(
+                !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
+                "{name}: {text}"
+            );
+        }
+    }
+}
