@@ -95,6 +95,7 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     let redactor = Redactor::new(RuleSet::load(&[], &[])?);
+    let noise = drift::Noise::load(&[])?;
     // As the packager wrote them: redacted.
     let entries: BTreeMap<String, Vec<u8>> = entries
         .into_iter()
@@ -120,7 +121,7 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..5 {
         let t = Instant::now();
         let up = drift::load(std::slice::from_ref(&up_path))?;
-        let r = drift::compute(&entries, Some(&up), &redactor);
+        let r = drift::compute(&entries, Some(&up), &redactor, &noise);
         best = best.min(t.elapsed().as_secs_f64());
         result = Some((up.info.documents, r));
     }

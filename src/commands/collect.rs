@@ -97,6 +97,11 @@ pub struct CollectArgs {
     /// docker-compose.yaml followed by its overrides; repeatable
     #[arg(long, value_name = "PATH")]
     pub upstream: Vec<PathBuf>,
+    /// More fields for the upstream diff to ignore (what your cluster's
+    /// admission controllers set), in the format of docs/upstream-diff.md;
+    /// repeatable
+    #[arg(long, value_name = "FILE")]
+    pub diff_noise: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: super::RuleArgs,
 }
@@ -122,13 +127,15 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
             drift::load(&args.upstream).map_err(|e| UsageError(format!("--upstream: {e:#}")))?,
         ),
     };
+    let noise = drift::Noise::load(&args.diff_noise)
+        .map_err(|e| UsageError(format!("--diff-noise: {e:#}")))?;
     let progress = Progress::new(Mode::detect(args.quiet), args.verbose);
     let drift_redactor = redactor.clone();
     let after = AfterCollection {
         name: "upstream-diff",
         wanted: drift::wanted,
         run: Box::new(move |entries| {
-            let r = drift::compute(entries, upstream.as_ref(), &drift_redactor);
+            let r = drift::compute(entries, upstream.as_ref(), &drift_redactor, &noise);
             Ok(Added {
                 upstream: Some(r.summary.upstream.clone()),
                 files: r

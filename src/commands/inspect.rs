@@ -58,6 +58,10 @@ pub struct InspectArgs {
     /// from what the bundle holds, as `collect --upstream` does
     #[arg(long, value_name = "PATH", group = "action")]
     pub diff_upstream: Vec<PathBuf>,
+    /// With --diff-upstream: more fields to ignore (docs/upstream-diff.md);
+    /// repeatable
+    #[arg(long, value_name = "FILE", requires = "diff_upstream")]
+    pub diff_noise: Vec<PathBuf>,
     /// Rules for --scan (and for redacting the upstream of --diff-upstream)
     #[command(flatten)]
     pub rules: super::RuleArgs,
@@ -162,8 +166,10 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
     } else if !args.diff_upstream.is_empty() {
         let upstream = drift::load(&args.diff_upstream)
             .map_err(|e| crate::UsageError(format!("--diff-upstream: {e:#}")))?;
+        let noise = drift::Noise::load(&args.diff_noise)
+            .map_err(|e| crate::UsageError(format!("--diff-noise: {e:#}")))?;
         let entries = drift_entries(&mut bundle)?;
-        let result = drift::compute(&entries, Some(&upstream), &args.rules.redactor()?);
+        let result = drift::compute(&entries, Some(&upstream), &args.rules.redactor()?, &noise);
         for (path, body) in &result.files {
             if path.as_str() == DRIFT_TEXT_NAME {
                 write!(out, "{}", String::from_utf8_lossy(body))?;

@@ -124,8 +124,8 @@ fn object_change(source: &str, o: &Value, what: &str) -> Change {
 
 /// One object against what it should be; the live name is the one shown.
 pub fn compare_pair(source: &str, u: &Value, l: &Value, out: &mut Outcome) {
-    let mut nu = normalise(u, None);
-    let mut nl = normalise(l, Some(u));
+    let mut nu = normalise(u, None, &out.noise);
+    let mut nl = normalise(l, Some(u), &out.noise);
     // Matched by name already: an overlay's prefix is not drift.
     for n in [&mut nu, &mut nl] {
         if let Some(m) = n.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -29,6 +29,7 @@ use crate::bundle::drift::{
     Change, DRIFT_SUMMARY_NAME, DRIFT_TEXT_NAME, DriftSummary, UpstreamInfo,
 };
 use crate::redact::{Outcome as Redacted, Redactor};
+pub use normalise::Noise;
 pub use upstream::{Upstream, load};
 
 /// Kinds of objects read from `kubernetes/namespace/<plural>.json`.
@@ -100,13 +101,26 @@ pub struct Drifted {
     pub text: String,
 }
 
-/// What the comparisons found, before it is written.
-#[derive(Default)]
+/// What the comparisons found, before it is written, and the noise list
+/// they normalise with.
 pub struct Outcome {
     pub compared: u64,
     pub changes: Vec<Change>,
     pub diffs: Vec<Drifted>,
     pub notes: Vec<String>,
+    pub noise: Noise,
+}
+
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome {
+            compared: 0,
+            changes: Vec::new(),
+            diffs: Vec::new(),
+            notes: Vec::new(),
+            noise: normalise::noise().clone(),
+        }
+    }
 }
 
 /// The result: `diff/summary.json`, `diff/summary.txt` and the diffs.
@@ -258,8 +272,12 @@ pub fn compute(
     entries: &BTreeMap<String, Vec<u8>>,
     upstream: Option<&Upstream>,
     redactor: &Redactor,
+    noise: &Noise,
 ) -> Result {
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        noise: noise.clone(),
+        ..Outcome::default()
+    };
     let mut live = live(entries, &mut out.notes);
     for v in &mut live.kube {
         unhash(v);
@@ -538,7 +556,7 @@ mod tests {
             serde_json::to_vec(&secrets).unwrap(),
         )]);
         let redactor = Redactor::new(RuleSet::load(&[], &[]).unwrap());
-        let r = compute(&entries, Some(&up), &redactor);
+        let r = compute(&entries, Some(&up), &redactor, normalise::noise());
         let c: Vec<String> = r.summary.changes.iter().map(Change::describe).collect();
         assert_eq!(c, ["Secret/pgsql-auth keys.password: 7 bytes -> 12 bytes"]);
         for (name, body) in &r.files {

@@ -12,16 +12,24 @@ use super::quantity;
 
 const NOISE: &str = include_str!("noise.yaml");
 
+/// Every section is optional in a user's file.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NoiseFile {
+    #[serde(default)]
     server_set: Vec<RuleSpec>,
+    #[serde(default)]
     defaults: Vec<RuleSpec>,
+    #[serde(default)]
     pod_spec: Vec<RuleSpec>,
+    #[serde(default)]
     container: Vec<RuleSpec>,
+    #[serde(default)]
     cluster_chosen: Vec<RuleSpec>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RuleSpec {
     path: String,
     #[serde(default)]
@@ -33,6 +41,7 @@ struct RuleSpec {
 }
 
 /// One line of the noise list: where, for which kinds, and when.
+#[derive(Clone)]
 pub struct Rule {
     kinds: Vec<String>,
     /// Each segment: the keys it matches (`a|b`), or `*`.
@@ -40,12 +49,14 @@ pub struct Rule {
     when: When,
 }
 
+#[derive(Clone)]
 enum When {
     Always,
     Equals(Value),
     SameAs(String),
 }
 
+#[derive(Clone)]
 pub struct Noise {
     server_set: Vec<Rule>,
     defaults: Vec<Rule>,
@@ -61,6 +72,29 @@ pub fn noise() -> &'static Noise {
 }
 
 impl Noise {
+    /// The embedded list plus each of `files` (same format, every section
+    /// optional): a user adds what their cluster's admission controllers
+    /// set. An error names the file.
+    pub fn load(files: &[std::path::PathBuf]) -> anyhow::Result<Noise> {
+        let mut n = noise().clone();
+        for f in files {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("reading noise list {}: {e}", f.display()))?;
+            let more = Noise::parse(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}; the format is in docs/upstream-diff.md",
+                    f.display()
+                )
+            })?;
+            n.server_set.extend(more.server_set);
+            n.defaults.extend(more.defaults);
+            n.pod_spec.extend(more.pod_spec);
+            n.container.extend(more.container);
+            n.cluster_chosen.extend(more.cluster_chosen);
+        }
+        Ok(n)
+    }
+
     pub fn parse(text: &str) -> Result<Noise, String> {
         let f: NoiseFile = serde_saphyr::from_str(text).map_err(|e| format!("noise list: {e}"))?;
         let rules = |v: Vec<RuleSpec>| v.into_iter().map(Rule::from).collect();
@@ -210,8 +244,7 @@ pub const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemer
 /// The canonical form of `obj`. `upstream` is the object it is compared
 /// with, when there is one: fields the cluster chose are dropped from the
 /// live object only when upstream leaves them to the cluster.
-pub fn normalise(obj: &Value, upstream: Option<&Value>) -> Value {
-    let n = noise();
+pub fn normalise(obj: &Value, upstream: Option<&Value>, n: &Noise) -> Value {
     let mut v = obj.clone();
     let kind = kind(obj).to_string();
     for r in n.server_set.iter().chain(&n.defaults) {
@@ -318,9 +351,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_embedded_noise_list_parses() {
+    fn the_embedded_noise_list_parses_and_users_add_to_it() {
         let n = Noise::parse(NOISE).unwrap();
         assert!(n.server_set.len() > 10 && n.container.len() > 5);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("mine.yaml");
+        std::fs::write(
+            &f,
+            "server_set:\n  - {path: metadata.annotations.policy\\.example\\.com/checked}\n",
+        )
+        .unwrap();
+        let mine = Noise::load(std::slice::from_ref(&f)).unwrap();
+        let o = json!({"kind": "Service", "metadata": {"name": "s", "annotations": {"policy.example.com/checked": "yes"}}});
+        assert_eq!(normalise(&o, None, &mine)["metadata"], json!({"name": "s"}));
+        assert_eq!(
+            normalise(&o, None, noise())["metadata"]["annotations"]["policy.example.com/checked"],
+            "yes"
+        );
+        std::fs::write(&f, "sever_set: []\n").unwrap();
+        let e = Noise::load(&[f]).err().unwrap().to_string();
+        assert!(e.contains("mine.yaml"), "{e}");
     }
 
     #[test]
@@ -341,13 +391,19 @@ mod tests {
                   "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
                   "resources": {"limits": {"memory": "8000M", "cpu": "1000m"}}}]}}},
             "status": {"replicas": 1}});
-        assert_eq!(normalise(&live, Some(&up)), normalise(&up, None));
+        assert_eq!(
+            normalise(&live, Some(&up), noise()),
+            normalise(&up, None, noise())
+        );
         let mut changed = live.clone();
         changed["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] =
             json!("8Gi");
-        assert_ne!(normalise(&changed, Some(&up)), normalise(&up, None));
+        assert_ne!(
+            normalise(&changed, Some(&up), noise()),
+            normalise(&up, None, noise())
+        );
         changed["spec"]["revisionHistoryLimit"] = json!(3);
-        let n = normalise(&changed, Some(&up));
+        let n = normalise(&changed, Some(&up), noise());
         assert_eq!(
             n["spec"]["revisionHistoryLimit"], 3,
             "a non-default value stays"
@@ -361,11 +417,14 @@ mod tests {
             "clusterIP": "10.0.0.7", "clusterIPs": ["10.0.0.7"], "type": "ClusterIP", "sessionAffinity": "None",
             "internalTrafficPolicy": "Cluster", "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
             "ports": [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}]}});
-        assert_eq!(normalise(&live, Some(&up)), normalise(&up, None));
+        assert_eq!(
+            normalise(&live, Some(&up), noise()),
+            normalise(&up, None, noise())
+        );
         let headless =
             json!({"kind": "Service", "metadata": {"name": "s"}, "spec": {"clusterIP": "None"}});
         assert_eq!(
-            normalise(&headless, Some(&headless))["spec"]["clusterIP"],
+            normalise(&headless, Some(&headless), noise())["spec"]["clusterIP"],
             "None"
         );
     }
