@@ -15,22 +15,24 @@ mod normalise;
 mod quantity;
 mod text;
 pub mod upstream;
+mod values;
+mod versions;
 mod walk;
 mod yaml;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
-use regex::Regex;
 use serde_json::Value;
 
-use crate::artifact::{Artifact, ArtifactMeta, Body, BundlePath, FileKind};
+use crate::artifact::FileKind;
 use crate::bundle::drift::{
     Change, DRIFT_SUMMARY_NAME, DRIFT_TEXT_NAME, DriftSummary, UpstreamInfo,
 };
-use crate::redact::{Outcome as Redacted, Redactor};
+use crate::redact::Redactor;
 pub use normalise::Noise;
 pub use upstream::{Upstream, load};
+use values::{redacted, secret_from_shape, secret_to_shape, unhash};
+use versions::{mark_expected, skew};
 
 /// Kinds of objects read from `kubernetes/namespace/<plural>.json`.
 const KUBE_LISTS: [&str; 10] = [
@@ -188,83 +190,6 @@ fn live(entries: &BTreeMap<String, Vec<u8>>, notes: &mut Vec<String>) -> Live {
     l
 }
 
-/// The bundle's Secret shape (`kubernetes/namespace/secrets.json`) as an
-/// object to compare: type and key sizes, never a value.
-fn secret_from_shape(s: &Value) -> Value {
-    let keys: serde_json::Map<String, Value> = s["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|k| {
-            Some((
-                k["name"].as_str()?.to_string(),
-                Value::String(format!("{} bytes", k["bytes"])),
-            ))
-        })
-        .collect();
-    serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": s["type"],
-        "metadata": {"name": s["name"], "labels": s["labels"], "ownerReferences": s["ownerReferences"]},
-        "keys": keys})
-}
-
-/// An upstream Secret reduced the same way, before anything else sees it.
-fn secret_to_shape(s: &Value) -> Value {
-    let mut keys = serde_json::Map::new();
-    for field in ["data", "stringData"] {
-        for (k, v) in s[field].as_object().into_iter().flatten() {
-            let raw = v.as_str().unwrap_or_default();
-            let bytes = if field == "data" {
-                raw.trim_end_matches('=').len() * 3 / 4
-            } else {
-                raw.len()
-            };
-            keys.insert(k.clone(), Value::String(format!("{bytes} bytes")));
-        }
-    }
-    serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": s["type"],
-        "metadata": {"name": s["metadata"]["name"], "labels": s["metadata"]["labels"]},
-        "keys": keys})
-}
-
-/// Upstream values go through the same redaction pass as the bundle's
-/// before they are compared or shown; then markers lose their per-run
-/// hash on both sides, so a redacted value compares by its rule only.
-fn redacted(objects: Vec<Value>, redactor: &Redactor, as_path: &str) -> Vec<Value> {
-    let doc = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
-    let meta = ArtifactMeta {
-        path: BundlePath::new(as_path).expect("a valid entry name"),
-        kind: FileKind::Config,
-        collector: "upstream-diff".into(),
-    };
-    let body = Body::Bytes(serde_json::to_vec(&doc).unwrap_or_default());
-    let mut text = String::new();
-    if let Redacted::Kept(r) = redactor.redact(Artifact { meta, body }) {
-        let (_, mut reader, _) = r.into_parts();
-        if reader.read_to_string(&mut text).is_err() {
-            text.clear();
-        }
-    }
-    let mut v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    unhash(&mut v);
-    v["items"].as_array().cloned().unwrap_or_default()
-}
-
-/// `[REDACTED:rule:1a2b3c4d]` -> `[REDACTED:rule]`: the hash is keyed per
-/// run, so it means nothing between the bundle and an upstream read later.
-fn unhash(v: &mut Value) {
-    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    let re =
-        RE.get_or_init(|| Regex::new(r"\[REDACTED:([a-z0-9-]+):[0-9a-f]{8}\]").expect("regex"));
-    match v {
-        Value::String(s) if s.contains("[REDACTED:") => {
-            *s = re.replace_all(s, "[REDACTED:$1]").into_owned();
-        }
-        Value::Array(a) => a.iter_mut().for_each(unhash),
-        Value::Object(m) => m.values_mut().for_each(unhash),
-        _ => {}
-    }
-}
-
 /// Compares what the bundle holds (`entries`, as `wanted` chose them)
 /// with `upstream` and with what it carries itself (last-applied, Helm
 /// release, image versions). `redactor` redacts the upstream's values.
@@ -358,73 +283,6 @@ pub fn compute(
         _ => None,
     };
     write(out, info, live_version, version_warning)
-}
-
-/// An image change from the upstream version's tag to the live version's
-/// is what a different release looks like, not drift.
-fn mark_expected(changes: &mut [Change], up: &str, live: &str) {
-    for c in changes.iter_mut().filter(|c| c.category == "image") {
-        let tag = |s: &Option<String>| {
-            s.as_deref().and_then(|i| {
-                image::Image::parse(i)
-                    .tag
-                    .map(|t| t.trim_start_matches('v').to_string())
-            })
-        };
-        if tag(&c.old).as_deref() == Some(up) && tag(&c.new).as_deref() == Some(live) {
-            c.expected = true;
-        }
-    }
-}
-
-/// Version and digest skew among `(object, image)` pairs.
-fn skew(images: &[(String, String)], out: &mut Outcome) {
-    let Some(version) = image::version(images.iter().map(|(_, i)| i.as_str())) else {
-        return;
-    };
-    let mut digests: BTreeMap<(String, String), Vec<(&str, &str)>> = BTreeMap::new();
-    let unique: std::collections::BTreeSet<&(String, String)> = images.iter().collect();
-    for (object, i) in unique {
-        let img = image::Image::parse(i);
-        if !img.is_sourcegraph() {
-            continue;
-        }
-        if let Some(t) = img.tag.filter(|t| image::is_version(t))
-            && t.trim_start_matches('v') != version
-        {
-            out.changes.push(Change {
-                source: "image-skew".into(),
-                object: object.clone(),
-                category: "image".into(),
-                change: "changed".into(),
-                field: img.name().to_string(),
-                old: Some(version.clone()),
-                new: Some(t.to_string()),
-                expected: false,
-            });
-        }
-        if let (Some(t), Some(d)) = (img.tag, img.digest) {
-            digests
-                .entry((img.name().to_string(), t.to_string()))
-                .or_default()
-                .push((object, d));
-        }
-    }
-    for ((name, tag), uses) in digests {
-        let first = uses[0].1;
-        for (object, d) in uses.iter().filter(|(_, d)| *d != first) {
-            out.changes.push(Change {
-                source: "image-skew".into(),
-                object: object.to_string(),
-                category: "image".into(),
-                change: "changed".into(),
-                field: format!("{name}:{tag} digest"),
-                old: Some(first.to_string()),
-                new: Some(d.to_string()),
-                expected: false,
-            });
-        }
-    }
 }
 
 fn segment(s: &str) -> String {
@@ -530,41 +388,5 @@ fn object_change(object: &str, what: &str) -> Change {
         old: None,
         new: None,
         expected: false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::redact::rules::RuleSet;
-    use serde_json::json;
-
-    #[test]
-    fn a_changed_secret_shows_as_changed_never_its_value() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("up.yaml");
-        std::fs::write(
-            &path,
-            "apiVersion: v1\nkind: Secret\nmetadata: {name: pgsql-auth}\ntype: Opaque\ndata:\n  password: aHVudGVyMg==\n  user: c2c=\n",
-        )
-        .unwrap();
-        let up = load(&[path]).unwrap();
-        let secrets = json!({"note": "...", "items": [{"name": "pgsql-auth", "type": "Opaque",
-            "labels": null, "keys": [{"name": "password", "bytes": 12}, {"name": "user", "bytes": 2}]}]});
-        let entries = BTreeMap::from([(
-            "kubernetes/namespace/secrets.json".to_string(),
-            serde_json::to_vec(&secrets).unwrap(),
-        )]);
-        let redactor = Redactor::new(RuleSet::load(&[], &[]).unwrap());
-        let r = compute(&entries, Some(&up), &redactor, normalise::noise());
-        let c: Vec<String> = r.summary.changes.iter().map(Change::describe).collect();
-        assert_eq!(c, ["Secret/pgsql-auth keys.password: 7 bytes -> 12 bytes"]);
-        for (name, body) in &r.files {
-            let text = String::from_utf8_lossy(body);
-            assert!(
-                !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
-                "{name}: {text}"
-            );
-        }
     }
 }
