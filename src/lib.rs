@@ -21,6 +21,7 @@ pub mod redact;
 pub mod bundle;
 
 pub mod collect;
+pub mod drift;
 pub mod inspect;
 pub mod ledger;
 

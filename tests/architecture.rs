@@ -20,6 +20,7 @@ const STAGES: &[(&str, u8)] = &[
     ("collect", 4),
     ("inspect", 4),
     ("ledger", 4),
+    ("drift", 4),
     ("commands", 5),
 ];
 

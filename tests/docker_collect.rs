@@ -32,31 +32,7 @@ const SSH_KEY_LINE: &str = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB
 
 /// Whether an engine with the test images answers; fails under CI.
 fn docker_ready() -> bool {
-    let ok = Command::new("docker")
-        .args([
-            "image",
-            "inspect",
-            "--format",
-            "ok",
-            &format!("sourcegraph/frontend:{VERSION}"),
-        ])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-        && Command::new("docker-compose")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no Docker engine with the test images, or no docker-compose, answers; run scripts/docker-up"
-        );
-        eprintln!(
-            "SKIPPED: no Docker engine with sourcegraph/*:{VERSION} test images, or no docker-compose; run scripts/docker-up"
-        );
-    }
-    ok
+    support::docker_ready(&format!("sourcegraph/frontend:{VERSION}"))
 }
 
 /// A project brought up by `docker-compose` from files in its own

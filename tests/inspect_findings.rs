@@ -694,7 +694,7 @@ fn signatures_file_adds_one_and_bad_files_are_explained() {
 }
 
 #[test]
-fn drift_entries_are_noted_pending_their_format() {
+fn drift_entries_without_their_summary_are_noted_not_evaluated() {
     let dir = tempfile::tempdir().unwrap();
     let files = with(vec![(
         "diff/helm-values.diff",
@@ -713,7 +713,7 @@ fn drift_entries_are_noted_pending_their_format() {
         v["drift"]["status"]
             .as_str()
             .unwrap()
-            .contains("pending the upstream-diff issue")
+            .contains("no readable diff/summary.json: drift not evaluated")
     );
     assert_eq!(v["findings"], json!([]));
 }

@@ -71,15 +71,16 @@ impl Opened {
     }
 
     fn collector(&self) -> &sg_debug::bundle::format::CollectorRecord {
-        // The instance collector runs beside it, skipped here: no
-        // SRC_ACCESS_TOKEN (tests/instance_collect.rs covers it).
+        // The deployment's collector, the instance collector beside it
+        // (skipped here: no SRC_ACCESS_TOKEN; tests/instance_collect.rs
+        // covers it), then the upstream diff's record.
         let names: Vec<&str> = self
             .manifest
             .collectors
             .iter()
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(names, ["kubernetes", "instance"]);
+        assert_eq!(names, ["kubernetes", "instance", "upstream-diff"]);
         assert_eq!(self.manifest.collectors[1].status.as_str(), "skipped");
         &self.manifest.collectors[0]
     }

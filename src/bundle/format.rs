@@ -61,7 +61,14 @@ pub struct Manifest {
     /// The independent re-read of every written file for secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leak_scan: Option<LeakScan>,
+    /// What the `diff/` entries compare the deployment with; absent in
+    /// bundles without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamRecord>,
 }
+
+/// The upstream of `diff/`, as `diff/summary.json` records it.
+pub use super::drift::UpstreamInfo as UpstreamRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeakScan {

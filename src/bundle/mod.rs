@@ -3,6 +3,7 @@
 //! (the packager) and the reader (for `inspect`, `report` and `redact`).
 //! Depends on `artifact` and `redact`, never on collectors or commands.
 
+pub mod drift;
 pub mod format;
 pub mod instance;
 pub mod reader;

@@ -8,7 +8,7 @@
 
 use super::format::{
     CollectorError, CollectorRecord, Deployment, FileRecord, Incident, LeakScan, Manifest,
-    OmittedRecord, Tool,
+    OmittedRecord, Tool, UpstreamRecord,
 };
 use crate::redact::Redactor;
 
@@ -54,6 +54,7 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
         omitted,
         warnings,
         leak_scan,
+        upstream,
     } = m;
     // sg-debug's own name and version.
     let Tool {
@@ -127,6 +128,20 @@ pub fn text_fields(m: &mut Manifest, f: &mut dyn FnMut(&mut String)) {
     }
     // They quote versions and image tags.
     warnings.iter_mut().for_each(&mut *f);
+    if let Some(u) = upstream {
+        let UpstreamRecord {
+            // `path`, `helm-release` or `none`, and a count: sg-debug's.
+            source: _,
+            documents: _,
+            // Reasons and counts: sg-debug's.
+            skipped: _,
+            name,
+            version,
+        } = u;
+        // A directory or release name and an image tag: the customer's.
+        name.iter_mut().for_each(&mut *f);
+        version.iter_mut().for_each(&mut *f);
+    }
     // Entry names, rule ids and line numbers: see `set_leak_scan`.
     let _: &mut Option<LeakScan> = leak_scan;
 }
@@ -182,6 +197,7 @@ mod tests {
             }],
             warnings: vec![s.into()],
             leak_scan: None,
+            upstream: None,
         }
     }
 

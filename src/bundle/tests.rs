@@ -45,6 +45,7 @@ fn manifest() -> Manifest {
         omitted: vec![],
         warnings: vec![],
         leak_scan: None,
+        upstream: None,
     }
 }
 

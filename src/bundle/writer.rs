@@ -10,7 +10,7 @@
 //! manifest is sealed (see `seal.rs`) here, after its last field is filled
 //! and before it is serialized; the leak scan then re-reads both.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -44,7 +44,14 @@ pub struct BundleWriter {
     seen: HashSet<String>,
     redactor: Redactor,
     leak_scan: bool,
+    /// Entries a post-collection reader asked to see again (redacted, as
+    /// written): see `keep`.
+    keep: Option<fn(&str) -> bool>,
+    kept: BTreeMap<String, Vec<u8>>,
 }
+
+/// A kept entry larger than this is not kept (it is still written).
+const MAX_KEPT_BYTES: usize = 64 << 20;
 
 impl BundleWriter {
     /// Prepares to write `dest`. Refuses an existing `dest` unless `force`.
@@ -106,7 +113,21 @@ impl BundleWriter {
             seen: HashSet::new(),
             redactor,
             leak_scan,
+            keep: None,
+            kept: BTreeMap::new(),
         })
+    }
+
+    /// From now on, keep a copy of what is written for entries `wanted`
+    /// names, for a reader that runs after collection (the upstream diff):
+    /// it sees exactly what the bundle holds, redacted.
+    pub fn keep(&mut self, wanted: fn(&str) -> bool) {
+        self.keep = Some(wanted);
+    }
+
+    /// The kept entries by path.
+    pub fn kept(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.kept
     }
 
     pub fn dest(&self) -> &Path {
@@ -130,7 +151,19 @@ impl BundleWriter {
             .start_file(format!("{}/{path}", self.stem), self.options)
             .with_context(|| format!("starting bundle entry {path}"))?;
         let mut sink = HashingWriter::new(&mut *spool);
-        let copied = io::copy(&mut body, &mut sink);
+        let keep = self.keep.is_some_and(|w| w(&path));
+        let mut copy = Vec::new();
+        let copied = if keep {
+            io::copy(
+                &mut Tee {
+                    inner: &mut body,
+                    copy: &mut copy,
+                },
+                &mut sink,
+            )
+        } else {
+            io::copy(&mut body, &mut sink)
+        };
         let (bytes, sha256) = sink.finish();
         if let Err(e) = copied {
             self.seen.remove(&path);
@@ -138,6 +171,9 @@ impl BundleWriter {
                 .abort_file()
                 .with_context(|| format!("dropping failed entry {path}"))?;
             return Err(e).with_context(|| format!("reading artifact {path}"));
+        }
+        if keep && copy.len() <= MAX_KEPT_BYTES {
+            self.kept.insert(path.clone(), copy);
         }
         self.files.push(FileRecord {
             path,
@@ -263,4 +299,20 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// Reads through, keeping a copy of what was read.
+struct Tee<'a, R> {
+    inner: R,
+    copy: &'a mut Vec<u8>,
+}
+
+impl<R: io::Read> io::Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.copy.len() <= MAX_KEPT_BYTES {
+            self.copy.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
 }

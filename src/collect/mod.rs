@@ -26,13 +26,15 @@ use anyhow::{Context, Result};
 use chrono::{SubsecRound, Utc};
 use futures_util::future::BoxFuture;
 
-use crate::artifact::Artifact;
+use std::collections::BTreeMap;
+
+use crate::artifact::{Artifact, ArtifactMeta, Body, BundlePath, FileKind};
 use crate::bundle::BundleWriter;
 use crate::bundle::format::{
-    CollectorStatus, FORMAT_VERSION, Incident, Manifest, Tool, bundle_stem,
+    CollectorStatus, FORMAT_VERSION, Incident, Manifest, Tool, UpstreamRecord, bundle_stem,
 };
 use crate::category::Category;
-use crate::redact::Redactor;
+use crate::redact::{Outcome, Redactor};
 pub use options::{AccessToken, DeploymentChoice, Options};
 use parts::tail::SpoolDir;
 pub use pipeline::{CollectorHandle, Ctx, Recorder, Sink};
@@ -65,6 +67,28 @@ pub struct Plan {
     pub options: Options,
     pub redactor: Redactor,
     pub progress: Progress,
+    /// A reader of what was collected, run once the collectors end.
+    pub after: Option<AfterCollection>,
+}
+
+/// A reader run after the collectors and before the bundle is finished
+/// (the upstream diff): it sees the entries it asked for exactly as
+/// written, redacted, and the entries it returns go through the redaction
+/// pass to the packager like any artifact. Data still flows one way:
+/// nothing it returns changes what was collected.
+pub struct AfterCollection {
+    /// Its record in the manifest's `collectors[]`.
+    pub name: &'static str,
+    /// Which entries it reads.
+    pub wanted: fn(&str) -> bool,
+    #[allow(clippy::type_complexity)]
+    pub run: Box<dyn FnOnce(&BTreeMap<String, Vec<u8>>) -> Result<Added> + Send>,
+}
+
+/// What an `AfterCollection` adds to the bundle.
+pub struct Added {
+    pub files: Vec<(String, FileKind, Vec<u8>)>,
+    pub upstream: Option<UpstreamRecord>,
 }
 
 /// What was written.
@@ -108,7 +132,7 @@ fn prepare(plan: &Plan) -> Result<Prepared> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{stem}.zip")));
-    let writer = BundleWriter::create(
+    let mut writer = BundleWriter::create(
         &dest,
         &stem,
         created_at,
@@ -116,6 +140,9 @@ fn prepare(plan: &Plan) -> Result<Prepared> {
         plan.redactor.clone(),
         true,
     )?;
+    if let Some(after) = &plan.after {
+        writer.keep(after.wanted);
+    }
     let near = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -151,6 +178,7 @@ fn run_collectors(
         options: opts,
         redactor,
         progress,
+        after,
         ..
     } = plan;
     let Prepared {
@@ -193,6 +221,11 @@ fn run_collectors(
         .join()
         .map_err(|_| anyhow::anyhow!("the packager thread panicked"))?;
 
+    let mut writer = packaged.writer;
+    let upstream = after.and_then(|a| {
+        progress.phase("comparing the deployment with its upstream");
+        run_after(a, &mut writer, &redactor, &recorder)
+    });
     // After every collector ran, so that neither waits for the other:
     // the instance whose API answered should be the deployment collected.
     let deployed = recorder.deployment().sourcegraph_version;
@@ -232,9 +265,10 @@ fn run_collectors(
         omitted: packaged.omitted,
         warnings,
         leak_scan: None,
+        upstream,
     };
     progress.phase("writing the bundle");
-    let (path, manifest) = packaged.writer.finish(manifest)?;
+    let (path, manifest) = writer.finish(manifest)?;
     drop(spool);
     runtime.shutdown_background();
     progress.finish();
@@ -247,6 +281,52 @@ fn run_collectors(
         manifest,
         network_map,
     })
+}
+
+/// Runs the post-collection reader on the kept entries and packs what it
+/// returns; a failure is its record's, not the bundle's.
+fn run_after(
+    after: AfterCollection,
+    writer: &mut BundleWriter,
+    redactor: &Redactor,
+    recorder: &Recorder,
+) -> Option<UpstreamRecord> {
+    let rec = recorder.start(after.name);
+    let added = match (after.run)(writer.kept()) {
+        Ok(a) => a,
+        Err(e) => {
+            rec.fail(format!("{e:#}"));
+            rec.done();
+            return None;
+        }
+    };
+    for (path, kind, data) in added.files {
+        let meta = match BundlePath::new(&path) {
+            Ok(p) => ArtifactMeta {
+                path: p,
+                kind,
+                collector: after.name.to_string(),
+            },
+            Err(e) => {
+                rec.error(&path, format!("bad entry name: {e}"));
+                continue;
+            }
+        };
+        let artifact = Artifact {
+            meta,
+            body: Body::Bytes(data),
+        };
+        match redactor.redact(artifact) {
+            Outcome::Kept(k) => {
+                if let Err(e) = writer.add(k) {
+                    rec.error(&path, format!("{e:#}"));
+                }
+            }
+            Outcome::Omitted { reason, .. } => rec.error(&path, reason),
+        }
+    }
+    rec.done();
+    added.upstream
 }
 
 async fn remove_partials_on_termination() {
@@ -302,7 +382,6 @@ async fn run_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::FileKind;
     use crate::bundle::Bundle;
     use crate::bundle::format::{Deployment, DeploymentType};
     use futures_util::FutureExt;
@@ -361,6 +440,7 @@ mod tests {
             options: Options::for_tests(),
             redactor: Redactor::new(crate::redact::rules::RuleSet::load(&[], &[]).unwrap()),
             progress: Progress::silent(),
+            after: None,
         };
         let prepared = prepare(&plan).unwrap();
         let collectors: Vec<Box<dyn Collector>> = vec![

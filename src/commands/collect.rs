@@ -14,7 +14,10 @@ use crate::bundle::format::{CollectorStatus, Manifest};
 use crate::category::{self, Category};
 use crate::collect::options::{MAX_LOG_CAP, parse_duration, parse_size};
 use crate::collect::progress::Mode;
-use crate::collect::{self, AccessToken, DeploymentChoice, Options, Plan, Progress};
+use crate::collect::{
+    self, AccessToken, Added, AfterCollection, DeploymentChoice, Options, Plan, Progress,
+};
+use crate::drift;
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
@@ -105,6 +108,17 @@ pub struct CollectArgs {
     /// No progress output: only problems, and the bundle's path on stdout
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Compare the deployment with its upstream, into diff/ in the bundle:
+    /// a checkout of a deploy repository at your release tag (or its base/),
+    /// its rendered YAML (`kubectl kustomize`, `helm template`), or a
+    /// docker-compose.yaml followed by its overrides; repeatable
+    #[arg(long, value_name = "PATH")]
+    pub upstream: Vec<PathBuf>,
+    /// More fields for the upstream diff to ignore (what your cluster's
+    /// admission controllers set), in the format of docs/upstream-diff.md;
+    /// repeatable
+    #[arg(long, value_name = "FILE")]
+    pub diff_noise: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: super::RuleArgs,
 }
@@ -123,7 +137,35 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
     if args.obfuscate_network {
         redactor = redactor.obfuscating_network();
     }
+    // A wrong upstream is the user's to fix before anything is collected.
+    let upstream = match args.upstream.is_empty() {
+        true => None,
+        false => Some(
+            drift::load(&args.upstream).map_err(|e| UsageError(format!("--upstream: {e:#}")))?,
+        ),
+    };
+    let noise = drift::Noise::load(&args.diff_noise)
+        .map_err(|e| UsageError(format!("--diff-noise: {e:#}")))?;
     let progress = Progress::new(Mode::detect(args.quiet), args.verbose);
+    let drift_redactor = redactor.clone();
+    let after = AfterCollection {
+        name: "upstream-diff",
+        wanted: drift::wanted,
+        run: Box::new(move |entries| {
+            let r = drift::compute(entries, upstream.as_ref(), &drift_redactor, &noise);
+            Ok(Added {
+                upstream: Some(r.summary.upstream.clone()),
+                files: r
+                    .files
+                    .into_iter()
+                    .map(|(p, b)| {
+                        let kind = drift::file_kind(&p);
+                        (p, kind, b)
+                    })
+                    .collect(),
+            })
+        }),
+    };
     let collected = collect::run(Plan {
         category,
         ticket: non_empty(args.ticket),
@@ -133,6 +175,7 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         options,
         redactor,
         progress,
+        after: Some(after),
     })?;
     let m = &collected.manifest;
     report(m, args.quiet);

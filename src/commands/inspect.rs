@@ -9,8 +9,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
+use std::collections::BTreeMap;
+
 use crate::bundle::Bundle;
+use crate::bundle::drift::DRIFT_TEXT_NAME;
 use crate::display::terminal_safe;
+use crate::drift;
 use crate::fsutil::{Partial, cleanup, with_suffix};
 use crate::inspect;
 
@@ -48,7 +52,17 @@ pub struct InspectArgs {
     /// Re-read every entry for secrets the redaction pass missed
     #[arg(long, group = "action")]
     pub scan: bool,
-    /// Rules for --scan
+    /// Compare the bundle's deployment with an upstream: a checkout of a
+    /// deploy repository at a tag, its rendered YAML, or a
+    /// docker-compose.yaml followed by its overrides (repeatable). Computed
+    /// from what the bundle holds, as `collect --upstream` does
+    #[arg(long, value_name = "PATH", group = "action")]
+    pub diff_upstream: Vec<PathBuf>,
+    /// With --diff-upstream: more fields to ignore (docs/upstream-diff.md);
+    /// repeatable
+    #[arg(long, value_name = "FILE", requires = "diff_upstream")]
+    pub diff_noise: Vec<PathBuf>,
+    /// Rules for --scan (and for redacting the upstream of --diff-upstream)
     #[command(flatten)]
     pub rules: super::RuleArgs,
 }
@@ -150,6 +164,28 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             );
             return Ok(ExitCode::FAILURE);
         }
+    } else if !args.diff_upstream.is_empty() {
+        let upstream = drift::load(&args.diff_upstream)
+            .map_err(|e| crate::UsageError(format!("--diff-upstream: {e:#}")))?;
+        let noise = drift::Noise::load(&args.diff_noise)
+            .map_err(|e| crate::UsageError(format!("--diff-noise: {e:#}")))?;
+        let entries = drift_entries(&mut bundle)?;
+        let result = drift::compute(&entries, Some(&upstream), &args.rules.redactor()?, &noise);
+        for (path, body) in &result.files {
+            if path.as_str() == DRIFT_TEXT_NAME {
+                write!(out, "{}", String::from_utf8_lossy(body))?;
+            }
+        }
+        for (path, body) in &result.files {
+            if path.ends_with(".diff") {
+                writeln!(out, "\n=== {}", terminal_safe(path))?;
+                write!(
+                    out,
+                    "{}",
+                    terminal_safe_text(&String::from_utf8_lossy(body))
+                )?;
+            }
+        }
     } else if let Some(dir) = &args.extract {
         // Ctrl-C while extracting removes the half-written directory.
         cleanup::exit_on_signals("interrupted: nothing extracted");
@@ -163,6 +199,33 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
         write!(out, "{}", inspect::summary(&bundle))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A diff entry larger than this is not read (a hostile bundle could
+/// declare anything up to the entry cap).
+const MAX_DRIFT_ENTRY: u64 = 64 << 20;
+
+/// The entries the upstream diff reads, as `collect` kept them.
+fn drift_entries(bundle: &mut Bundle) -> Result<BTreeMap<String, Vec<u8>>> {
+    let names: Vec<(String, u64)> = bundle
+        .entries()
+        .iter()
+        .filter(|e| drift::wanted(&e.name))
+        .map(|e| (e.name.clone(), e.size))
+        .collect();
+    let mut out = BTreeMap::new();
+    for (name, size) in names {
+        if size > MAX_DRIFT_ENTRY {
+            eprintln!(
+                "note: {}: {size} bytes, larger than the {MAX_DRIFT_ENTRY} the upstream diff reads; skipped",
+                terminal_safe(&name)
+            );
+            continue;
+        }
+        let body = bundle.read_entry(&name)?;
+        out.insert(name, body);
+    }
+    Ok(out)
 }
 
 fn analyze(bundle: &mut Bundle, extra: &[PathBuf]) -> Result<inspect::findings::Report> {

@@ -197,6 +197,13 @@ pub fn page(bundle: &Bundle, r: &Report) -> String {
         "<h2>Drift against upstream</h2><p>{}</p>",
         esc(&r.drift.status)
     );
+    if !r.drift.lines.is_empty() {
+        let _ = writeln!(s, "<ul>");
+        for l in &r.drift.lines {
+            let _ = writeln!(s, "<li>{}</li>", esc(l));
+        }
+        let _ = writeln!(s, "</ul>");
+    }
     // Top errors.
     let _ = writeln!(s, "<h2 id=\"top\">Top errors and warnings</h2>");
     if r.top_messages.is_empty() {

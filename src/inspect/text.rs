@@ -138,6 +138,9 @@ pub fn findings(r: &Report, color: bool) -> String {
     }
     if !r.drift.entries.is_empty() {
         let _ = writeln!(s, "{}  {}", p.bold("Drift"), t(&r.drift.status));
+        for l in &r.drift.lines {
+            let _ = writeln!(s, "  {}", t(l));
+        }
     }
     for n in &r.notes {
         let _ = writeln!(s, "  note: {}", t(n));

@@ -249,14 +249,19 @@ fn helm_secret(r: &Value) -> Value {
         "config": r["values"],
         "manifest": "---\n# Source: sourcegraph/templates/rendered.yaml\n",
     });
+    release_secret(&release, name, rev, ns, &r["status"])
+}
+
+/// The Secret Helm stores a release in: the release JSON gzipped and
+/// base64-encoded as the `release` value (the API adds its own base64).
+pub fn release_secret(release: &Value, name: &str, rev: u64, ns: &str, status: &Value) -> Value {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&serde_json::to_vec(&release).unwrap())
-        .unwrap();
+    gz.write_all(&serde_json::to_vec(release).unwrap()).unwrap();
     let helm = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
     let s = json!({
         "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
         "metadata": {"name": format!("sh.helm.release.v1.{name}.v{rev}"), "namespace": ns,
-                     "labels": {"owner": "helm", "name": name, "version": rev.to_string(), "status": r["status"]}},
+                     "labels": {"owner": "helm", "name": name, "version": rev.to_string(), "status": status}},
         "data": {"release": base64::engine::general_purpose::STANDARD.encode(helm)},
     });
     typed(&s).unwrap()

@@ -135,3 +135,27 @@ pub fn read_bundle(
         .collect();
     (b.manifest().clone(), files)
 }
+
+/// Whether a Docker engine holding `image`, and docker-compose, answer
+/// (`scripts/docker-up` makes both); under `CI` their absence fails the
+/// test instead of skipping it.
+pub fn docker_ready(image: &str) -> bool {
+    let ok = Command::new("docker")
+        .args(["image", "inspect", "--format", "ok", image])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Command::new("docker-compose")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Docker engine with the test image {image}, or no docker-compose, answers; run scripts/docker-up"
+        );
+        eprintln!(
+            "SKIPPED: no Docker engine with the test image {image}, or no docker-compose; run scripts/docker-up"
+        );
+    }
+    ok
+}

@@ -204,6 +204,24 @@ pub async fn helm_values(ctx: &Ctx, secrets: &[Value]) -> Result<()> {
                 ctx.sink
                     .json(&format!("{base}/values.json"), FileKind::Config, &values)
                     .await?;
+                // The chart's defaults and what Helm rendered: the upstream
+                // diff compares values and live objects with them.
+                let defaults = r["chart"]["values"].clone();
+                ctx.sink
+                    .json(
+                        &format!("{base}/chart-values.json"),
+                        FileKind::Config,
+                        &defaults,
+                    )
+                    .await?;
+                match objects::helm_manifest(&r) {
+                    Ok(m) => {
+                        ctx.sink
+                            .json(&format!("{base}/manifest.json"), FileKind::Manifest, &m)
+                            .await?
+                    }
+                    Err(e) => ctx.rec.error(&target, format!("revision {rev}: {e:#}")),
+                }
                 ctx.sink
                     .json(
                         &format!("{base}/release.json"),

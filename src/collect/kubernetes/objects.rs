@@ -59,19 +59,27 @@ pub const CLUSTER: &[KindSpec] = &[
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// `managedFields` is bookkeeping nobody reads in a ticket; the
-/// last-applied annotation is a second, unstructured copy of the object
-/// (Secrets included) that the structured redaction pass cannot see into.
+/// `managedFields` is bookkeeping nobody reads in a ticket. The
+/// last-applied annotation is what `kubectl apply` last set, exactly what
+/// shows manual edits since (`kubectl edit`, `scale`): it is kept, parsed
+/// into structure so the structured redaction pass sees every field of it
+/// as it sees the object's own. Secrets never come here (they are reduced
+/// to their shape); an annotation that does not parse is replaced by a note.
 pub fn clean(obj: &mut Value) {
+    let secret = obj["kind"] == "Secret";
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");
         if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut)
-            && ann.contains_key(LAST_APPLIED)
+            && let Some(applied) = ann.get(LAST_APPLIED)
         {
-            ann.insert(
-                LAST_APPLIED.into(),
-                "(removed by sg-debug: a copy of this object, not redactable)".into(),
-            );
+            let parsed = applied
+                .as_str()
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .filter(|v| v.is_object() && !secret);
+            let kept = parsed.unwrap_or_else(|| {
+                "(removed by sg-debug: not a JSON object, or a Secret's)".into()
+            });
+            ann.insert(LAST_APPLIED.into(), kept);
         }
     }
 }
@@ -173,6 +181,32 @@ pub fn decode_helm_release(secret: &Value) -> Result<Value> {
         bail!("the release is not a JSON object");
     }
     Ok(v)
+}
+
+/// The manifest Helm rendered for a release, as a `List`; Secrets reduced
+/// to their shape (`secret_shape`, with `kind: Secret`), never a value.
+/// Read as Kubernetes reads it: YAML 1.1 (`0644` is octal).
+pub fn helm_manifest(r: &Value) -> Result<Value> {
+    let text = r["manifest"].as_str().unwrap_or_default();
+    let options = serde_saphyr::options! { legacy_octal_numbers: true };
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|_| {
+            anyhow::anyhow!("the rendered manifest is not YAML this version of sg-debug reads")
+        })?;
+    let items: Vec<Value> = docs
+        .into_iter()
+        .filter(|d| d["kind"].is_string())
+        .map(|d| {
+            if d["kind"] == "Secret" {
+                let mut shape = secret_shape(&d);
+                shape["kind"] = "Secret".into();
+                shape
+            } else {
+                d
+            }
+        })
+        .collect();
+    Ok(list_doc(items))
 }
 
 /// What support needs from a release besides its values.

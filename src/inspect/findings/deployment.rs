@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{Drift, Evidence, Finding, Severity, read_json};
 use crate::bundle::Bundle;
+use crate::bundle::drift::{Change, DRIFT_SUMMARY_NAME, DRIFT_TEXT_NAME, DriftSummary};
 use crate::bundle::instance::{INSTANCE_SUMMARY_NAME, InstanceSummary};
 use crate::bundle::sizes::{DISK_USAGE_NAME, DiskUsage, VolumeKind};
 use crate::bundle::summary::Row;
@@ -293,10 +294,9 @@ pub fn single_container(
     vec![f]
 }
 
-/// Entries holding a diff against upstream. Reading them is pending the
-/// upstream-diff issue, which defines their format; until then the report
-/// says they are there and that drift was not evaluated.
-pub fn drift(bundle: &Bundle) -> Drift {
+/// Entries holding a diff against upstream, and what `diff/summary.json`
+/// says of it.
+pub fn drift(bundle: &mut Bundle, notes: &mut Vec<String>) -> Drift {
     let entries: Vec<String> = bundle
         .manifest()
         .files
@@ -304,13 +304,173 @@ pub fn drift(bundle: &Bundle) -> Drift {
         .filter(|f| f.path.starts_with("diff/") || f.kind.as_str() == "diff")
         .map(|f| f.path.clone())
         .collect();
-    let status = if entries.is_empty() {
-        "no diff against upstream in this bundle".to_string()
-    } else {
-        format!(
-            "{} diff entries present; drift findings are pending the upstream-diff issue (their format is not defined yet)",
-            entries.len()
-        )
+    let summary: Option<DriftSummary> = super::read_json(bundle, DRIFT_SUMMARY_NAME, notes);
+    let Some(sum) = summary else {
+        let status = if entries.is_empty() {
+            "no diff against upstream in this bundle (collect with --upstream PATH, or run inspect --diff-upstream PATH)".to_string()
+        } else {
+            format!(
+                "{} diff entries present but no readable {DRIFT_SUMMARY_NAME}: drift not evaluated",
+                entries.len()
+            )
+        };
+        return Drift {
+            entries,
+            status,
+            ..Drift::default()
+        };
     };
-    Drift { entries, status }
+    let drifted = |c: &&Change| !c.expected;
+    let real: Vec<&Change> = sum.changes.iter().filter(drifted).collect();
+    let objects: std::collections::BTreeSet<&str> =
+        real.iter().map(|c| c.object.as_str()).collect();
+    let expected = sum.changes.len() - real.len();
+    let upstream = match sum.upstream.source.as_str() {
+        "none" => "no upstream given".to_string(),
+        "helm-release" => format!(
+            "Helm release {}",
+            sum.upstream.name.as_deref().unwrap_or("?")
+        ),
+        _ => format!(
+            "upstream {} {}",
+            sum.upstream.name.as_deref().unwrap_or("?"),
+            sum.upstream.version.as_deref().unwrap_or("")
+        ),
+    };
+    let status = format!(
+        "{upstream}: {} change(s) in {} object(s), {} compared{}",
+        real.len(),
+        objects.len(),
+        sum.compared,
+        if expected > 0 {
+            format!("; {expected} image change(s) expected from the version difference")
+        } else {
+            String::new()
+        }
+    );
+    let mut lines = Vec::new();
+    if let Some(w) = &sum.version_warning {
+        lines.push(format!("WARNING: {w}"));
+    }
+    for c in real.iter().take(DRIFT_LINES) {
+        lines.push(change_line(c));
+    }
+    if real.len() > DRIFT_LINES {
+        lines.push(format!(
+            "... and {} more: sg-debug inspect BUNDLE --cat {DRIFT_TEXT_NAME}",
+            real.len() - DRIFT_LINES
+        ));
+    }
+    if sum.upstream.source == "none" {
+        lines.extend(
+            sum.notes
+                .iter()
+                .filter(|n| n.starts_with("upstream diff skipped"))
+                .cloned(),
+        );
+    }
+    Drift {
+        entries,
+        status,
+        lines,
+        summary: Some(sum),
+    }
+}
+
+/// Changes shown in the text summary; the rest are in `diff/summary.txt`.
+const DRIFT_LINES: usize = 6;
+
+fn change_line(c: &Change) -> String {
+    format!("[{}] {} {}", c.source, c.category, c.describe())
+}
+
+/// Findings from `diff/summary.json`: the version warning, and one
+/// finding per kind of comparison with every change as evidence.
+pub fn drift_findings(d: &Drift) -> Vec<Finding> {
+    let Some(sum) = &d.summary else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(w) = &sum.version_warning {
+        out.push(
+            Finding::new(
+                "upstream-version-mismatch",
+                Severity::Warning,
+                "deployment-config",
+                "the upstream compared with is another Sourcegraph version than the deployment".into(),
+                "Image tags differ on every service; the diff groups them as expected. Compare with the upstream at the deployment's tag for a meaningful diff.",
+            )
+            .with(Evidence::field(DRIFT_SUMMARY_NAME, "upstream", "version", w.clone())),
+        );
+    }
+    let sources = [
+        (
+            "upstream",
+            "changed from upstream",
+            "What this deployment changed from the upstream it was compared with: resources, replicas, env, images, volumes, missing and extra objects. Customer changes cause many incidents; check these first.",
+        ),
+        (
+            "helm-manifest",
+            "edited after the Helm release",
+            "Live objects differ from the manifest Helm rendered for the release: someone edited them by hand after `helm upgrade`, and the next upgrade will undo it.",
+        ),
+        (
+            "last-applied",
+            "edited after kubectl apply",
+            "Live objects differ from their kubectl last-applied configuration: `kubectl edit`, `scale` or `set` changed them after the manifests were applied.",
+        ),
+        (
+            "helm-values",
+            "Helm values differ from the chart's defaults",
+            "The user-supplied values that override the chart's defaults.",
+        ),
+        (
+            "image-skew",
+            "image versions differ between services",
+            "Sourcegraph services should all run the same release.",
+        ),
+    ];
+    for (source, title, why) in sources {
+        let of: Vec<&Change> = sum
+            .changes
+            .iter()
+            .filter(|c| c.source == source && !c.expected)
+            .collect();
+        if of.is_empty() {
+            continue;
+        }
+        let serious = of.iter().any(|c| {
+            matches!(
+                c.category.as_str(),
+                "resources" | "replicas" | "volume" | "object" | "image"
+            )
+        }) && source != "helm-values";
+        let objects: std::collections::BTreeSet<&str> =
+            of.iter().map(|c| c.object.as_str()).collect();
+        let mut f = Finding::new(
+            &format!("drift-{source}"),
+            if serious {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            "deployment-config",
+            format!(
+                "{} change(s) {title}, in {} object(s)",
+                of.len(),
+                objects.len()
+            ),
+            why,
+        );
+        f.count = of.len() as u64;
+        for c in of {
+            let mut e = Evidence::field(DRIFT_SUMMARY_NAME, &c.object, &c.field, change_line(c));
+            if c.field.is_empty() {
+                e.field = None;
+            }
+            f = f.with(e);
+        }
+        out.push(f);
+    }
+    out
 }

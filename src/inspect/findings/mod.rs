@@ -154,13 +154,17 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-/// The hook for the upstream-diff issue: entries under `diff/` (or of kind
-/// `diff`) are counted here. Their format is not defined yet, so no drift
-/// finding is derived from them.
+/// Drift against upstream, from `diff/summary.json` (the contract in
+/// `bundle::drift`): the entries, one status line, and a few lines of
+/// summary for text and HTML.
 #[derive(Debug, Default, Serialize)]
 pub struct Drift {
     pub entries: Vec<String>,
     pub status: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<crate::bundle::drift::DriftSummary>,
 }
 
 /// Runs every finding source over the bundle.
@@ -190,7 +194,8 @@ pub fn analyze(bundle: &mut Bundle, sigs: &Signatures) -> Result<Report> {
         &mut r.notes,
     ));
     r.instance = instance;
-    r.drift = deployment::drift(bundle);
+    r.drift = deployment::drift(bundle, &mut r.notes);
+    r.findings.extend(deployment::drift_findings(&r.drift));
     let scan = logs::scan(bundle, sigs)?;
     r.findings.extend(scan.findings);
     r.top_messages = scan.top;
