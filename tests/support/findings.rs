@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::{sha256, write_bundle};
+use super::{sg, sha256, write_bundle};
 
 pub const TOP: &str = "sg-debug-other-20261125T040506Z";
 
@@ -141,4 +141,54 @@ pub fn healthy_files() -> Vec<(&'static str, Vec<u8>)> {
             gitserver.into_bytes(),
         ),
     ]
+}
+
+/// `sg-debug inspect BUNDLE --json` (and `extra`), which must succeed.
+pub fn inspect_json(dir: &Path, bundle: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["inspect", bundle.to_str().unwrap(), "--json"];
+    args.extend_from_slice(extra);
+    let r = sg(&args, dir);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+/// The findings with this id.
+pub fn with_id<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+pub fn one<'a>(v: &'a Value, id: &str) -> &'a Value {
+    let found = with_id(v, id);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {id} finding in {:#}",
+        v["findings"]
+    );
+    found[0]
+}
+
+pub fn ids(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `files` over a healthy base: entries with the same path replace it.
+pub fn with(files: Vec<(&'static str, Vec<u8>)>) -> Vec<(&'static str, Vec<u8>)> {
+    let mut base = healthy_files();
+    for (p, b) in files {
+        base.retain(|(q, _)| *q != p);
+        base.push((p, b));
+    }
+    base.sort_by(|a, b| a.0.cmp(b.0));
+    base
 }
