@@ -42,7 +42,20 @@ fn hostile_bundle(dir: &Path) -> std::path::PathBuf {
             "sync_errors": [{"id": "1", "kind": planted, "display_name": planted, "message": planted}]},
         "alerts": [{"type": "WARNING", "message": planted}],
     }));
+    // So is what drifted from upstream: object names and values.
+    let drift = json_bytes(&json!({
+        "upstream": {"source": "path", "name": planted, "version": "6.12.5040", "documents": 1},
+        "live_version": "6.12.5040",
+        "compared": 1,
+        "changes": [{"source": "upstream", "object": format!("Deployment/{planted}"),
+            "category": "resources", "change": "changed",
+            "field": "spec.template.spec.containers[gitserver].resources.limits.memory",
+            "old": "8G", "new": planted, "expected": false}],
+        "diffs": [],
+        "notes": [],
+    }));
     let files = with(vec![
+        ("diff/summary.json", drift),
         ("summary.json", summary(vec![evil])),
         (
             "kubernetes/pods/gitserver-0/gitserver.log",
@@ -98,6 +111,12 @@ fn html_page_escapes_everything_from_the_bundle() {
         assert!(html.contains(section), "{section} missing");
     }
     assert!(html.contains("data-id=\"x509-unknown-authority\""));
+    // The drift section shows the planted change, as text.
+    let drift = &html[html.find("Drift against upstream").unwrap()..];
+    assert!(
+        drift.contains("8G -&gt; &lt;script&gt;") || drift.contains("8G → &lt;script&gt;"),
+        "{drift}"
+    );
     assert!(html.contains("tagged search; evidence points to"), "{html}");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -138,6 +157,7 @@ fn html_page_renders_inert_in_a_real_browser() {
     assert!(dom.contains("data-id=\"x509-unknown-authority\""), "{dom}");
     assert!(dom.contains("data-id=\"container-oom-killed\""), "{dom}");
     assert!(dom.contains("data-id=\"no-space-left\""), "{dom}");
+    assert!(dom.contains("data-id=\"drift-upstream\""), "{dom}");
     // The planted markup is text: no element was made from it and nothing ran.
     let lower = dom.to_lowercase();
     assert!(
