@@ -606,6 +606,107 @@ fn https_with_ca_cert_or_insecure_skip_verify() {
     r.assert_absent(TOKEN);
 }
 
+/// A minimal HTTPS proxy: answers CONNECT, records each request head,
+/// and pipes bytes both ways. Its URL and what it was asked.
+fn connect_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && client.read(&mut b).unwrap_or(0) == 1 {
+                    head.push(b[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.clone());
+                let Some(target) = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split_whitespace().next())
+                else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+                    return;
+                };
+                let Ok(mut upstream) = std::net::TcpStream::connect(target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut client, &mut upstream);
+                let _ = upstream.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (url, heads)
+}
+
+/// HTTPS_PROXY, as corporate networks set it: the instance (and the
+/// Kubernetes API server) are reached through the proxy's CONNECT tunnel
+/// (TLS end to end: the proxy never sees the token), and NO_PROXY naming
+/// them goes around it.
+#[test]
+fn https_proxy_tunnels_with_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let kube = healthy_kube();
+    let certs = TestCerts::new();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &certs.ca_pem).unwrap();
+    let sg = FakeSourcegraph::start_tls(Instance::default(), &certs);
+    let (proxy, heads) = connect_proxy();
+    let mut e = with_token(&sg.https_url());
+    e.push(("HTTPS_PROXY", proxy.clone()));
+    let args = ["--ca-cert", ca.to_str().unwrap()];
+    let r = collect(&kube, dir.path(), &args, &env(&e));
+    assert_eq!(r.instance().status, CollectorStatus::Ok, "{}", r.errors());
+    let target = sg
+        .https_url()
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    let asked = heads.lock().unwrap().clone();
+    assert!(
+        asked
+            .iter()
+            .any(|h| h.starts_with(&format!("CONNECT {target} "))),
+        "the instance was not reached through the proxy: {asked:?}"
+    );
+    // The Kubernetes collector honours it too, as kubectl does (it used
+    // to stop with "requires the disabled feature kube/http-proxy").
+    let api = kube.url().trim_start_matches("http://").to_string();
+    assert!(
+        asked
+            .iter()
+            .any(|h| h.starts_with(&format!("CONNECT {api} "))),
+        "{asked:?}"
+    );
+    assert!(asked.iter().all(|h| h.starts_with("CONNECT ")), "{asked:?}");
+    assert!(asked.iter().all(|h| !h.contains(TOKEN)), "{asked:?}");
+    r.assert_absent(TOKEN);
+
+    let before = heads.lock().unwrap().len();
+    e.push(("NO_PROXY", "127.0.0.1".into()));
+    let r = collect(&kube, dir.path(), &args, &env(&e));
+    assert_eq!(r.instance().status, CollectorStatus::Ok, "{}", r.errors());
+    assert_eq!(
+        heads.lock().unwrap().len(),
+        before,
+        "NO_PROXY was not honoured"
+    );
+}
+
 #[test]
 fn url_without_token_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
