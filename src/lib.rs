@@ -3,7 +3,7 @@
 //! stages above it in this list (`tests/architecture.rs` checks it;
 //! `docs/architecture.md` explains it):
 //!
-//! 0. `category`, `display`, `fsutil`, this file: plain data and helpers
+//! 0. `category`, `display`, `fsutil`, `image`, this file: plain data and helpers
 //! 1. `artifact`: what collectors yield, and the rules for its names
 //! 2. `redact`: the only road from an artifact to something writable
 //! 3. `bundle`: format, sealed manifest, contracts, writer, reader
@@ -13,6 +13,7 @@
 pub mod category;
 pub mod display;
 pub mod fsutil;
+pub mod image;
 
 pub mod artifact;
 

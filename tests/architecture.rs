@@ -14,6 +14,7 @@ const STAGES: &[(&str, u8)] = &[
     ("category", 0),
     ("display", 0),
     ("fsutil", 0),
+    ("image", 0),
     ("artifact", 1),
     ("redact", 2),
     ("bundle", 3),

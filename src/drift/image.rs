@@ -1,50 +1,11 @@
-//! Image references as far as drift needs them: the repository's last
-//! name, the tag, the digest, and the Sourcegraph version a set of images
-//! carries.
+//! The Sourcegraph version a set of images carries, and the images of an
+//! object (references are parsed by `crate::image`).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-#[derive(Debug, PartialEq)]
-pub struct Image<'a> {
-    /// Everything before the tag and digest.
-    pub repository: &'a str,
-    pub tag: Option<&'a str>,
-    pub digest: Option<&'a str>,
-}
-
-impl<'a> Image<'a> {
-    pub fn parse(r: &'a str) -> Image<'a> {
-        let (rest, digest) = match r.split_once('@') {
-            Some((a, d)) => (a, Some(d)),
-            None => (r, None),
-        };
-        // A colon after the last slash is a tag; before it, a registry port.
-        let last = rest.rfind('/').map_or(0, |i| i + 1);
-        let (repository, tag) = match rest[last..].rfind(':') {
-            Some(i) => (&rest[..last + i], Some(&rest[last + i + 1..])),
-            None => (rest, None),
-        };
-        Image {
-            repository,
-            tag,
-            digest,
-        }
-    }
-
-    /// `sourcegraph/frontend` -> `frontend`.
-    pub fn name(&self) -> &'a str {
-        self.repository
-            .rsplit('/')
-            .next()
-            .unwrap_or(self.repository)
-    }
-
-    pub fn is_sourcegraph(&self) -> bool {
-        self.repository.contains("sourcegraph/")
-    }
-}
+use crate::image::{ImageRef, is_sourcegraph_image};
 
 /// `7.2.1943`, `6.12.5040`: a release tag, not `insiders` or a commit.
 pub fn is_version(tag: &str) -> bool {
@@ -58,7 +19,10 @@ pub fn is_version(tag: &str) -> bool {
 /// The version most Sourcegraph images carry.
 pub fn version<'a>(images: impl Iterator<Item = &'a str>) -> Option<String> {
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for i in images.map(Image::parse).filter(Image::is_sourcegraph) {
+    for i in images
+        .filter(|i| is_sourcegraph_image(i))
+        .map(ImageRef::parse)
+    {
         if let Some(t) = i.tag.filter(|t| is_version(t)) {
             *count.entry(t).or_default() += 1;
         }
@@ -89,7 +53,7 @@ mod tests {
 
     #[test]
     fn tags_digests_and_registry_ports() {
-        let i = Image::parse("index.docker.io/sourcegraph/frontend:7.2.1943@sha256:abc");
+        let i = ImageRef::parse("index.docker.io/sourcegraph/frontend:7.2.1943@sha256:abc");
         assert_eq!(
             (i.repository, i.tag, i.digest),
             (
@@ -99,7 +63,7 @@ mod tests {
             )
         );
         assert_eq!(i.name(), "frontend");
-        let j = Image::parse("registry:5000/sourcegraph/gitserver");
+        let j = ImageRef::parse("registry:5000/sourcegraph/gitserver");
         assert_eq!(
             (j.repository, j.tag),
             ("registry:5000/sourcegraph/gitserver", None)

@@ -12,7 +12,7 @@ pub fn mark_expected(changes: &mut [Change], up: &str, live: &str) {
     for c in changes.iter_mut().filter(|c| c.category == "image") {
         let tag = |s: &Option<String>| {
             s.as_deref().and_then(|i| {
-                image::Image::parse(i)
+                crate::image::ImageRef::parse(i)
                     .tag
                     .map(|t| t.trim_start_matches('v').to_string())
             })
@@ -31,8 +31,8 @@ pub fn skew(images: &[(String, String)], out: &mut Outcome) {
     let mut digests: BTreeMap<(String, String), Vec<(&str, &str)>> = BTreeMap::new();
     let unique: std::collections::BTreeSet<&(String, String)> = images.iter().collect();
     for (object, i) in unique {
-        let img = image::Image::parse(i);
-        if !img.is_sourcegraph() {
+        let img = crate::image::ImageRef::parse(i);
+        if !crate::image::is_sourcegraph_image(i) {
             continue;
         }
         if let Some(t) = img.tag.filter(|t| image::is_version(t))

@@ -14,7 +14,7 @@ use super::connect::{connect, timed, unreachable};
 use crate::UsageError;
 use crate::bundle::format::DeploymentType;
 use crate::collect::Options;
-use crate::collect::parts::image::{ImageRef, is_sourcegraph_image};
+use crate::image::{ImageRef, is_sourcegraph_image};
 
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";

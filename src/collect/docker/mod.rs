@@ -27,11 +27,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
 
-use super::parts::image::{ImageRef, is_sourcegraph_image};
 use super::{Collector, Ctx};
 use crate::bundle::format::{Deployment, DeploymentType};
 use crate::bundle::sizes::DiskUsage;
 use crate::bundle::summary::Summary;
+use crate::image::{ImageRef, is_sourcegraph_image};
 use containers::ContainerFacts;
 pub use detect::detect;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use crate::collect::parts::image::ImageRef;
+use crate::image::ImageRef;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use serde_json::{Value, json};

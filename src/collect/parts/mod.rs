@@ -4,7 +4,6 @@
 
 pub mod disk;
 pub mod exec;
-pub mod image;
 pub mod tail;
 
 /// Names (containers, pods, files) become path segments: keep them boring.

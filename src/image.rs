@@ -1,5 +1,6 @@
 //! Container image references, as Docker and Kubernetes both write them:
-//! `[registry[:port]/]path/name[:tag][@digest]`.
+//! `[registry[:port]/]path/name[:tag][@digest]`. Stage 0: the collectors
+//! read them from live containers, the upstream diff from both sides.
 
 /// A parsed reference. Only the split is checked, not the grammar: a
 /// reference the engine accepted is reported as it is.
