@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
 use sg_debug::category;
-use sg_debug::ledger::outcome::OUTCOMES;
+use sg_debug::ledger::outcome;
 use sg_debug::ledger::{self, Incident, Ledger, Location, Record};
 
 const INCIDENTS: usize = 10_000;
@@ -84,7 +84,9 @@ fn build_ledger(path: &Path) {
                 incident_id: inc.id.clone(),
                 recorded_at: inc.collected_at + chrono::Duration::hours((rng.next() % 200) as i64),
                 effort_seconds: 900 + rng.next() % (6 * 3600),
-                outcome: OUTCOMES[rng.next() as usize % OUTCOMES.len()].id.into(),
+                outcome: outcome::all()[rng.next() as usize % outcome::all().len()]
+                    .id
+                    .clone(),
                 root_cause: rng
                     .next()
                     .is_multiple_of(2)

@@ -137,14 +137,10 @@ pub fn run(args: TriageArgs) -> Result<ExitCode> {
 
 fn outcomes(json: bool) -> Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(outcome::OUTCOMES)?);
+        println!("{}", serde_json::to_string_pretty(outcome::all())?);
     } else {
-        let width = outcome::OUTCOMES
-            .iter()
-            .map(|o| o.id.len())
-            .max()
-            .unwrap_or(0);
-        for o in outcome::OUTCOMES {
+        let width = outcome::all().iter().map(|o| o.id.len()).max().unwrap_or(0);
+        for o in outcome::all() {
             println!("{:width$}  {}", o.id, o.description);
         }
     }

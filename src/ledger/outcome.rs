@@ -3,61 +3,47 @@
 //! outcomes cannot be counted; what happened in detail goes in the root
 //! cause and the note.
 
-use serde::Serialize;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
 
 use crate::category;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Outcome {
-    pub id: &'static str,
-    pub description: &'static str,
+    pub id: String,
+    pub description: String,
 }
 
-pub const OUTCOMES: &[Outcome] = &[
-    Outcome {
-        id: "fixed-config",
-        description: "Fixed by a configuration change (site config, Helm values, manifests, compose file, environment)",
-    },
-    Outcome {
-        id: "fixed-upgrade",
-        description: "Fixed by upgrading Sourcegraph (or finishing an upgrade)",
-    },
-    Outcome {
-        id: "fixed-infrastructure",
-        description: "Fixed outside Sourcegraph: resources, disks, network, DNS, certificates, code host",
-    },
-    Outcome {
-        id: "product-bug",
-        description: "A product bug: filed with engineering (put the issue link in --doc or --note)",
-    },
-    Outcome {
-        id: "documentation-gap",
-        description: "The documentation was missing or wrong (put the page in --doc); counted under documentation gaps",
-    },
-    Outcome {
-        id: "workaround",
-        description: "A workaround was given; the cause remains",
-    },
-    Outcome {
-        id: "cannot-reproduce",
-        description: "Could not reproduce, or it went away by itself",
-    },
-    Outcome {
-        id: "duplicate",
-        description: "A duplicate of another incident (name it in --note)",
-    },
-    Outcome {
-        id: "in-progress",
-        description: "Not resolved yet: effort so far; record again when it ends",
-    },
-];
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeFile {
+    outcomes: Vec<Outcome>,
+}
+
+/// The outcomes, embedded at build time. Not extensible per user, unlike
+/// categories: a ledger is shared by a team, and an outcome one engineer's
+/// file adds would be unknown to the next reader of the same ledger.
+pub const DEFAULT_FILE: &str = include_str!("../../outcomes/default.yaml");
+
+static OUTCOMES: LazyLock<Vec<Outcome>> = LazyLock::new(|| {
+    serde_saphyr::from_str::<OutcomeFile>(DEFAULT_FILE)
+        .expect("the built-in outcomes parse")
+        .outcomes
+});
+
+/// Every outcome, in order.
+pub fn all() -> &'static [Outcome] {
+    &OUTCOMES
+}
 
 pub fn find(id: &str) -> Option<&'static Outcome> {
-    OUTCOMES.iter().find(|o| o.id == id)
+    all().iter().find(|o| o.id == id)
 }
 
 pub fn ids() -> Vec<&'static str> {
-    OUTCOMES.iter().map(|o| o.id).collect()
+    all().iter().map(|o| o.id.as_str()).collect()
 }
 
 /// Resolves a user-supplied outcome, or lists the valid ones with a
@@ -103,6 +89,7 @@ mod tests {
         assert!(ids.iter().all(|i| *i == i.to_ascii_lowercase()));
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), OUTCOMES.len());
+        assert_eq!(ids.len(), all().len());
+        assert!(all().iter().all(|o| !o.description.trim().is_empty()));
     }
 }

@@ -15,7 +15,7 @@ use anyhow::{Result, bail};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::outcome::OUTCOMES;
+use super::outcome;
 use super::store::{Incident, Lesson, Totals};
 use crate::category;
 use crate::display::{spreadsheet_safe, terminal_safe};
@@ -161,7 +161,7 @@ pub fn build(window: &Window, totals: &[Totals], lessons: &[Lesson]) -> LedgerRe
         rows
     };
     let categories: Vec<&str> = category::ids();
-    let outcomes: Vec<&str> = OUTCOMES.iter().map(|o| o.id).collect();
+    let outcomes: Vec<&str> = outcome::ids();
     let by_category = breakdown(&|t| t.category.to_string(), &categories);
     let by_deployment_type = breakdown(
         &|t| match &t.incident.flavour {
