@@ -74,14 +74,14 @@ pub async fn list_kind(
                 continue;
             }
             Err(e) if e.kind == ErrorKind::Status(410) => {
+                if let Some(max) = bound {
+                    dropped += keep_newest(&mut items, max);
+                }
                 let partial = format!(
                     "incomplete: the API server expired the list's continue token twice (the {} changed faster than they could be read); {} item(s) kept",
                     spec.plural,
                     items.len()
                 );
-                if let Some(max) = bound {
-                    dropped += keep_newest(&mut items, max);
-                }
                 return Ok(Listed {
                     items: with_kind(items, spec),
                     dropped,
