@@ -279,8 +279,13 @@ fn json_lines_end_their_values_at_the_comma() {
         &["hunter2"],
         &["\"password\": ", ","],
     );
-    // YAML keeps its rest-of-line values.
+    // YAML keeps its rest-of-line values, with its keys quoted or not.
     check("password: two words", &["two words"], &["password: "]);
+    check(
+        "\"password\": two words",
+        &["two", "words"],
+        &["\"password\": "],
+    );
 }
 
 /// Go prints a slice as `[a b]`: `password=[hunter2]` holds a secret.

@@ -287,10 +287,13 @@ impl LineRedactor {
             .iter()
             .all(|b| matches!(b, b' ' | b'\t' | b'-' | b'"' | b'\''));
         let colon = caps.name("sep").is_some_and(|s| s.as_bytes() == b":");
-        // A JSON line's `"no_secrets": true,` is not YAML: its value ends
-        // at the comma, not at the end of the line.
-        let json_key = line[key.end()..].starts_with(b"\"");
-        if let Some((s, mut e)) = value_span(line, whole.end(), at_line_start && colon && !json_key)
+        // A pretty-printed JSON line, `"no_secrets": true,` (quoted key,
+        // trailing comma), is not YAML: its value ends at the comma. A
+        // quoted YAML key's `"password": two words` still takes the rest.
+        let json_line = line[key.end()..].starts_with(b"\"")
+            && without_terminator(line).trim_ascii_end().ends_with(b",");
+        if let Some((s, mut e)) =
+            value_span(line, whole.end(), at_line_start && colon && !json_line)
         {
             // `https://x-access-token:SECRET@host/path`: the key is the
             // user of a URL, so the value is its password and ends at
