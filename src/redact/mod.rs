@@ -279,19 +279,44 @@ impl Redactor {
         ));
         // What structure would have tied to a secret's name (env pairs)
         // is looked for line by line first, in the part held in memory.
+        let mut local = BTreeMap::new();
         let buf = match String::from_utf8(buf) {
             Ok(text) => {
-                let mut local = BTreeMap::new();
-                let out = structured::env_pairs(&text, &mut self.line_redactor(), &mut local);
-                for (rule, n) in local {
-                    counts.add(&rule, n);
-                }
-                out.into_bytes()
+                structured::env_pairs(&text, &mut self.line_redactor(), &mut local).into_bytes()
             }
-            Err(e) => e.into_bytes(),
+            Err(e) => self.env_pairs_in_bytes(e.into_bytes(), &mut local),
         };
+        for (rule, n) in local {
+            counts.add(&rule, n);
+        }
         let body: Box<dyn BufRead + Send> = Box::new(BufReader::new(Cursor::new(buf).chain(rest)));
         Outcome::Kept(self.line_pass(meta, body, counts))
+    }
+}
+
+impl Redactor {
+    /// `structured::env_pairs` over text that is not all UTF-8 (one stray
+    /// Latin-1 byte must not hide an env pair's secret): it reads a lossy
+    /// copy, and every line it left alone keeps its original bytes.
+    fn env_pairs_in_bytes(&self, bytes: Vec<u8>, counts: &mut BTreeMap<String, u64>) -> Vec<u8> {
+        let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+        let lossy: String = lines.iter().map(|l| String::from_utf8_lossy(l)).collect();
+        let paired = structured::env_pairs(&lossy, &mut self.line_redactor(), counts);
+        let new: Vec<&str> = paired.split_inclusive('\n').collect();
+        if new.len() != lines.len() {
+            // env_pairs keeps the line count; should it not, the line pass
+            // still reads every original byte.
+            return bytes;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        for (old, new) in lines.iter().zip(new) {
+            if String::from_utf8_lossy(old) == new {
+                out.extend_from_slice(old);
+            } else {
+                out.extend_from_slice(new.as_bytes());
+            }
+        }
+        out
     }
 }
 

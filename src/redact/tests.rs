@@ -569,6 +569,43 @@ fn unparseable_structured_files_fall_back_to_lines() {
     assert!(notes[0].contains("redacted line by line"), "{notes:?}");
 }
 
+/// One byte that is not UTF-8 (a Latin-1 comment) made the file
+/// unparseable, and the line-by-line reading of structure was skipped:
+/// env pairs and block scalars under secret keys leaked (found by
+/// fuzzing). Now they are found, and the other bytes are kept as they are.
+#[test]
+fn structure_is_read_line_by_line_in_text_that_is_not_utf8() {
+    let r = redactor();
+    let body = b"# caf\xe9\nenv:\n- name: PGPASSWORD\n  value: pw-env-1\nsecretKey: |\n  pw-block-2\nnote: \xff\xfe\n".to_vec();
+    let a = Artifact {
+        meta: ArtifactMeta {
+            path: BundlePath::new("k8s/deploy.yaml").unwrap(),
+            kind: FileKind::Config,
+            collector: "t".into(),
+        },
+        body: Body::Bytes(body),
+    };
+    let Outcome::Kept(k) = r.redact(a) else {
+        panic!("omitted")
+    };
+    let (_, mut rd, counts) = k.into_parts();
+    let mut out = Vec::new();
+    rd.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        !text.contains("pw-env-1") && !text.contains("pw-block-2"),
+        "{text}"
+    );
+    assert!(out.starts_with(b"# caf\xe9\n"), "{text}");
+    assert!(out.ends_with(b"note: \xff\xfe\n"), "{text}");
+    assert_eq!(text.lines().count(), 7);
+    assert!(
+        counts.notes()[0].contains("not valid UTF-8"),
+        "{:?}",
+        counts.notes()
+    );
+}
+
 #[test]
 fn a_value_that_is_itself_a_pair_is_scanned() {
     // OTEL_EXPORTER_OTLP_HEADERS is no secret name, but its value is a pair.
