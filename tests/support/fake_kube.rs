@@ -63,6 +63,101 @@ pub struct Scenario {
     pub seen: Arc<std::sync::Mutex<Vec<String>>>,
     /// Where `services/sourcegraph-frontend:http/proxy/...` goes.
     pub service_proxy: Option<std::net::SocketAddr>,
+    /// Every SelfSubjectAccessReview asked, in order.
+    pub reviews: Arc<std::sync::Mutex<Vec<Attributes>>>,
+    /// When set, an RBAC authorizer: only what these rules grant is
+    /// allowed (see `Rbac`); `forbidden` still applies on top.
+    pub rbac: Option<Rbac>,
+}
+
+/// One RBAC policy rule as a Role or ClusterRole holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRule {
+    pub groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+}
+
+impl PolicyRule {
+    fn allows(&self, a: &Attributes) -> bool {
+        let has = |v: &[String], x: &str| v.iter().any(|e| e == x || e == "*");
+        has(&self.verbs, &a.verb)
+            && has(&self.groups, &a.group)
+            && has(&self.resources, &a.resource)
+    }
+}
+
+/// The rules bound to the test's user, as kube-apiserver's RBAC authorizer
+/// applies them: a Role's rules in its own namespace only, a ClusterRole's
+/// (bound with a ClusterRoleBinding) everywhere.
+#[derive(Clone, Debug, Default)]
+pub struct Rbac {
+    /// (namespace, rules of a Role there)
+    pub roles: Vec<(String, Vec<PolicyRule>)>,
+    pub cluster_roles: Vec<Vec<PolicyRule>>,
+}
+
+impl Rbac {
+    /// The Roles and ClusterRoles of a multi-document YAML (what
+    /// `sg-debug rbac` prints); bindings are taken as binding them to us.
+    pub fn from_yaml(text: &str) -> Rbac {
+        let docs: Vec<Value> = serde_saphyr::from_multiple(text).expect("RBAC YAML");
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        };
+        let mut out = Rbac::default();
+        for d in &docs {
+            let rules: Vec<PolicyRule> = d["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| PolicyRule {
+                    groups: strings(&r["apiGroups"]),
+                    resources: strings(&r["resources"]),
+                    verbs: strings(&r["verbs"]),
+                })
+                .collect();
+            match d["kind"].as_str() {
+                Some("Role") => out.roles.push((
+                    d["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    rules,
+                )),
+                Some("ClusterRole") => out.cluster_roles.push(rules),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    pub fn allows(&self, a: &Attributes) -> bool {
+        let namespaced = self
+            .roles
+            .iter()
+            .filter(|(ns, _)| a.namespace.as_deref() == Some(ns.as_str()))
+            .flat_map(|(_, r)| r);
+        namespaced
+            .chain(self.cluster_roles.iter().flatten())
+            .any(|r| r.allows(a))
+    }
+}
+
+/// What kube-apiserver's request-info resolver makes of a resource
+/// request: the verb (from the method and path), API group, resource
+/// (`pods/log` for subresources), namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    pub verb: String,
+    pub group: String,
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
 }
 
 fn testdata() -> PathBuf {
@@ -396,6 +491,71 @@ users:
     }
 }
 
+/// The request's attributes, or None for a non-resource URL (`/version`,
+/// discovery), which every authenticated user may read.
+fn attributes(req: &Req) -> Option<Attributes> {
+    let seg: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let (group, rest): (&str, &[&str]) = match seg.as_slice() {
+        ["api", _v, rest @ ..] => ("", rest),
+        ["apis", g, _v, rest @ ..] => (g, rest),
+        _ => return None,
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(ns.to_string()), rest),
+        _ => (None, rest),
+    };
+    let upgrade = req.headers.contains_key("upgrade");
+    let (resource, name, verb) = match rest {
+        [] => return None,
+        [plural] => (
+            plural.to_string(),
+            None,
+            if req.method == "POST" {
+                "create"
+            } else {
+                "list"
+            },
+        ),
+        [plural, name] => (plural.to_string(), Some(name.to_string()), "get"),
+        [plural, name, sub, ..] => (
+            format!("{plural}/{sub}"),
+            Some(name.to_string()),
+            // Exec over a websocket is a GET the API server authorizes
+            // as create; the proxy is authorized by its method.
+            match req.method.as_str() {
+                "POST" | "PUT" => "create",
+                _ if upgrade && (*sub == "exec" || *sub == "attach") => "create",
+                _ => "get",
+            },
+        ),
+    };
+    Some(Attributes {
+        verb: verb.into(),
+        group: group.into(),
+        resource,
+        namespace,
+        name,
+    })
+}
+
+/// Whether the scenario's authorizer lets `a` through.
+pub fn authorized(s: &Scenario, a: &Attributes) -> bool {
+    // Every user may ask what it may do (system:basic-user).
+    if a.group == "authorization.k8s.io" && a.resource.starts_with("selfsubject") {
+        return true;
+    }
+    let named = if a.group.is_empty() {
+        format!("{} {}", a.verb, a.resource)
+    } else {
+        format!("{} {}.{}", a.verb, a.resource, a.group)
+    };
+    let plain = format!("{} {}", a.verb, a.resource);
+    if s.forbidden.iter().any(|f| *f == named || *f == plain) {
+        return false;
+    }
+    s.rbac.as_ref().is_none_or(|r| r.allows(a))
+}
+
 struct Req {
     method: String,
     body: Vec<u8>,
@@ -497,6 +657,20 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
         {
             tokio::time::sleep(*d).await;
         }
+        if let Some(a) = attributes(&req).filter(|_| s.rbac.is_some())
+            && !authorized(s, &a)
+        {
+            let reply = forbidden(
+                &a.verb,
+                &a.resource,
+                &a.group,
+                a.namespace.as_deref(),
+                a.name.as_deref(),
+            );
+            r.get_mut().write_all(&json_reply(reply)).await?;
+            r.get_mut().flush().await?;
+            continue;
+        }
         if let Some(reply) = service_proxy(s, &req).await {
             r.get_mut().write_all(&reply).await?;
             r.get_mut().flush().await?;
@@ -507,16 +681,7 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
             .get("upgrade")
             .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
         match route(s, &req) {
-            Reply::Json(code, body) => {
-                let body = serde_json::to_vec(&body).unwrap();
-                let head = format!(
-                    "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                    reason(code),
-                    body.len()
-                );
-                r.get_mut().write_all(head.as_bytes()).await?;
-                r.get_mut().write_all(&body).await?;
-            }
+            reply @ Reply::Json(..) => r.get_mut().write_all(&json_reply(reply)).await?,
             Reply::Log(lines) => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
                 r.get_mut().write_all(head.as_bytes()).await?;
@@ -562,20 +727,7 @@ async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
     else {
         return None;
     };
-    let refuse = |reply: Reply| match reply {
-        Reply::Json(code, v) => {
-            let body = serde_json::to_vec(&v).unwrap();
-            let mut out = format!(
-                "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                reason(code),
-                body.len()
-            )
-            .into_bytes();
-            out.extend_from_slice(&body);
-            out
-        }
-        _ => unreachable!("refusals are JSON"),
-    };
+    let refuse = json_reply;
     if s.forbidden.iter().any(|f| f == "create services/proxy") {
         return Some(refuse(forbidden(
             "create",
@@ -622,6 +774,22 @@ async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
     Some(answer)
 }
 
+/// A JSON reply, head and body, as bytes.
+fn json_reply(reply: Reply) -> Vec<u8> {
+    let Reply::Json(code, v) = reply else {
+        unreachable!("refusals are JSON")
+    };
+    let body = serde_json::to_vec(&v).unwrap();
+    let mut out = format!(
+        "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        reason(code),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
 async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
     w.write_all(format!("{:x}\r\n", data.len()).as_bytes())
         .await?;
@@ -632,6 +800,7 @@ async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
 fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        201 => "Created",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -818,6 +987,9 @@ fn route(s: &Scenario, req: &Req) -> Reply {
         ["namespaces", ns, rest @ ..] => (Some(*ns), rest),
         _ => (None, rest),
     };
+    if gv == "authorization.k8s.io/v1" && rest == ["selfsubjectaccessreviews"] {
+        return access_review(s, req);
+    }
     if gv == "metrics.k8s.io/v1beta1" {
         if !s.metrics {
             return not_found();
@@ -908,6 +1080,52 @@ fn route(s: &Scenario, req: &Req) -> Reply {
         }
         _ => not_found(),
     }
+}
+
+/// A SelfSubjectAccessReview, answered by the same authorizer as the
+/// requests themselves.
+fn access_review(s: &Scenario, req: &Req) -> Reply {
+    use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReview, SubjectAccessReviewStatus};
+    if req.method != "POST" {
+        return status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method".into(),
+        );
+    }
+    let mut review: SelfSubjectAccessReview = match serde_json::from_slice(&req.body) {
+        Ok(r) => r,
+        Err(e) => return status(400, "BadRequest", format!("invalid review: {e}")),
+    };
+    let Some(ra) = review.spec.resource_attributes.clone() else {
+        return status(
+            400,
+            "BadRequest",
+            "only resourceAttributes are answered here".into(),
+        );
+    };
+    let resource = match ra.subresource.as_deref().filter(|s| !s.is_empty()) {
+        Some(sub) => format!("{}/{sub}", ra.resource.unwrap_or_default()),
+        None => ra.resource.unwrap_or_default(),
+    };
+    let a = Attributes {
+        verb: ra.verb.unwrap_or_default(),
+        group: ra.group.unwrap_or_default(),
+        resource,
+        namespace: ra.namespace.filter(|n| !n.is_empty()),
+        name: ra.name,
+    };
+    s.reviews.lock().unwrap().push(a.clone());
+    let allowed = authorized(s, &a);
+    review.status = Some(SubjectAccessReviewStatus {
+        allowed,
+        reason: allowed.then(|| "RBAC: allowed by the test's rules".to_string()),
+        ..Default::default()
+    });
+    let mut v = serde_json::to_value(review).unwrap();
+    v["kind"] = "SelfSubjectAccessReview".into();
+    v["apiVersion"] = "authorization.k8s.io/v1".into();
+    Reply::Json(201, v)
 }
 
 /// `df -Pk PATH...` as busybox prints it, 100 GiB volumes 40% used.
