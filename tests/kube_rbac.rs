@@ -13,6 +13,7 @@ use std::path::Path;
 
 use fake_graphql::{FakeSourcegraph, Instance};
 use fake_kube::{FakeKube, Rbac, Scenario};
+use serde_json::Value;
 use sg_debug::bundle::Manifest;
 
 /// What `sg-debug rbac -n sourcegraph --cluster ARGS` prints.
@@ -84,6 +85,18 @@ fn collect_under(rbac: Rbac, extra: &[&str]) -> Outcome {
         stderr: r.stderr,
         manifest: zip.exists().then(|| support::read_bundle(&zip).0),
     }
+}
+
+/// `check --json` under `rbac`.
+fn check_under(rbac: Rbac, extra: &[&str]) -> (i32, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKube::start(scenario(rbac));
+    let mut args = vec!["check", "--json"];
+    args.extend_from_slice(extra);
+    let r = run(&fake, dir.path(), &args);
+    let v = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("check --json: {e}: {}\n{}", r.stdout, r.stderr));
+    (r.code, v)
 }
 
 fn assert_clean(o: &Outcome, what: &str) {
@@ -182,7 +195,7 @@ fn without_any_one_rule_collect_is_refused_naming_it() {
     let cases = without_each(&yaml);
     assert!(cases.len() >= 15, "{}", cases.len());
     for ((verb, group, resource), less) in cases {
-        let o = collect_under(less, &[]);
+        let o = collect_under(less.clone(), &[]);
         let msgs = o.messages();
         let want = named(&verb, &group, &resource);
         assert!(
@@ -191,5 +204,133 @@ fn without_any_one_rule_collect_is_refused_naming_it() {
         );
         let server = format!("cannot {verb} resource \"{resource}\" in API group \"{group}\"");
         assert!(msgs.contains(&server), "{server}: {msgs}");
+        // And check names exactly that one, asked not tried.
+        let (code, v) = check_under(less, &[]);
+        let denied: Vec<(&str, &str, &str)> = v["kubernetes"]["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["allowed"] != true)
+            .map(|p| {
+                (
+                    p["verb"].as_str().unwrap(),
+                    p["group"].as_str().unwrap(),
+                    p["resource"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            denied,
+            [(verb.as_str(), group.as_str(), resource.as_str())],
+            "{v}"
+        );
+        // Without listing pods nothing is found: no bundle at all.
+        let (want, verdict) = match (verb.as_str(), resource.as_str()) {
+            ("list", "pods") if group.is_empty() => (1, "cannot-run"),
+            _ => (3, "partial"),
+        };
+        assert_eq!(code, want, "{v}");
+        assert_eq!(v["verdict"], verdict);
+        let missing = v["missing"].to_string();
+        assert!(missing.contains("would miss"), "{missing}");
     }
+}
+
+#[test]
+fn check_asks_the_server_and_says_complete_under_the_printed_rules() {
+    let yaml = printed(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(Rbac::from_yaml(&yaml));
+    let (seen, reviews) = (s.seen.clone(), s.reviews.clone());
+    let fake = FakeKube::start(s);
+    let r = run(&fake, dir.path(), &["check", "--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["verdict"], "complete");
+    assert_eq!(v["target"], "kubernetes");
+    let k = &v["kubernetes"];
+    assert_eq!(k["context"], "fake");
+    assert_eq!(k["server"], fake.url());
+    assert_eq!(k["user"], fake_kube::USER);
+    assert_eq!(k["namespace"], "sourcegraph");
+    let d = &v["deployment"];
+    assert_eq!(d["version"], "6.12.5040");
+    assert_eq!(d["flavour"], "kustomize");
+    assert_eq!(
+        d["members"][0], "sourcegraph-frontend-7d9c8b6f5-x2x4k",
+        "{d}"
+    );
+    // Every grant asked once, by review: nothing was tried.
+    let grants = Rbac::from_yaml(&yaml);
+    let n: usize = grants
+        .roles
+        .iter()
+        .flat_map(|(_, r)| r)
+        .chain(grants.cluster_roles.iter().flatten())
+        .map(|r| r.resources.len())
+        .sum();
+    assert_eq!(reviews.lock().unwrap().len(), n);
+    let seen = seen.lock().unwrap();
+    assert!(
+        !seen
+            .iter()
+            .any(|p| p.contains("/log") || p.contains("/exec") || p.contains("/nodes")),
+        "{seen:?}"
+    );
+    drop(seen);
+
+    // The same as text, and as collect --dry-run, which writes nothing.
+    let r = run(&fake, dir.path(), &["collect", "--dry-run", "-o", "x.zip"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!dir.path().join("x.zip").exists());
+    for needle in [
+        "kubernetes: context fake on http://127.0.0.1",
+        "user: system:serviceaccount:sourcegraph:support-bot",
+        "granted  create pods/exec in namespace sourcegraph",
+        "granted  list nodes cluster-wide",
+        "verdict: complete",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn check_without_exec_says_partial_and_what_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKube::start(scenario(Rbac::from_yaml(&printed(&["--no-exec"]))));
+    let r = run(&fake, dir.path(), &["check"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("MISSING  create pods/exec in namespace sourcegraph"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("volume disk use"), "{}", r.stdout);
+    // With --no-exec the smaller grant is complete.
+    let r = run(&fake, dir.path(), &["check", "--no-exec"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // --json only with the preflight.
+    let r = run(&fake, dir.path(), &["collect", "-c", "other", "--json"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn check_cannot_run_when_nothing_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    // Listing pods refused: detection cannot run.
+    let fake = FakeKube::start(scenario(Rbac::default()));
+    let r = run(&fake, dir.path(), &["check", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["verdict"], "cannot-run");
+    assert_eq!(v["kubernetes"]["context"], "fake");
+    assert!(v["deployment"].is_null());
+    assert!(
+        v["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("missing RBAC permission to list pods in namespace sourcegraph"),
+        "{v}"
+    );
 }

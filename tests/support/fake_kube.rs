@@ -541,7 +541,8 @@ fn attributes(req: &Req) -> Option<Attributes> {
 /// Whether the scenario's authorizer lets `a` through.
 pub fn authorized(s: &Scenario, a: &Attributes) -> bool {
     // Every user may ask what it may do (system:basic-user).
-    if a.group == "authorization.k8s.io" && a.resource.starts_with("selfsubject") {
+    let reviews = ["authorization.k8s.io", "authentication.k8s.io"];
+    if reviews.contains(&a.group.as_str()) && a.resource.starts_with("selfsubject") {
         return true;
     }
     let named = if a.group.is_empty() {
@@ -987,6 +988,13 @@ fn route(s: &Scenario, req: &Req) -> Reply {
         ["namespaces", ns, rest @ ..] => (Some(*ns), rest),
         _ => (None, rest),
     };
+    if gv == "authentication.k8s.io/v1" && rest == ["selfsubjectreviews"] && req.method == "POST" {
+        return Reply::Json(
+            201,
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {},
+                   "status": {"userInfo": {"username": USER, "groups": ["system:serviceaccounts", "system:authenticated"]}}}),
+        );
+    }
     if gv == "authorization.k8s.io/v1" && rest == ["selfsubjectaccessreviews"] {
         return access_review(s, req);
     }

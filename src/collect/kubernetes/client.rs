@@ -278,6 +278,15 @@ impl Kube {
         self.json(a, req).await
     }
 
+    /// One POST of a JSON document (a review), answered with JSON.
+    pub async fn post(&self, a: Access<'_>, path: &str, body: &Value) -> Result<Value, KubeError> {
+        let req = http::Request::post(path)
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(body).expect("JSON serializes"))
+            .expect("a path is a valid URI");
+        self.json(a, req).await
+    }
+
     /// A request answered by a service behind the API server (the service
     /// proxy). The API server's own refusals (a JSON `Status` it wrote)
     /// become a `KubeError` as usual; anything else the service answered,
