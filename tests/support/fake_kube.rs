@@ -27,7 +27,7 @@ use base64::Engine;
 use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
 use k8s_openapi::api::{networking::v1 as net, storage::v1 as storage};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 pub const USER: &str = "system:serviceaccount:sourcegraph:support-bot";
@@ -63,6 +63,9 @@ pub struct Scenario {
     pub seen: Arc<std::sync::Mutex<Vec<String>>>,
     /// Where `services/sourcegraph-frontend:http/proxy/...` goes.
     pub service_proxy: Option<std::net::SocketAddr>,
+    /// When set, every request must carry `Authorization: Bearer TOKEN`
+    /// (else 401, as the API server answers).
+    pub bearer: Option<String>,
     /// Every SelfSubjectAccessReview asked, in order.
     pub reviews: Arc<std::sync::Mutex<Vec<Attributes>>>,
     /// When set, an RBAC authorizer: only what these rules grant is
@@ -422,32 +425,107 @@ impl Drop for LocalServer {
     }
 }
 
+/// A server certificate for 127.0.0.1 signed by a fresh CA: (CA PEM,
+/// server chain, key).
+pub struct TestCerts {
+    pub ca_pem: String,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+impl Default for TestCerts {
+    fn default() -> TestCerts {
+        TestCerts::new()
+    }
+}
+
+impl TestCerts {
+    /// A TLS acceptor serving the certificate.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![self.cert_der.clone().into()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(self.key_der.clone().into()),
+            )
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
+    pub fn new() -> TestCerts {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "sg-debug test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        TestCerts {
+            ca_pem: ca_cert.pem(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
 pub struct FakeKube {
     pub addr: std::net::SocketAddr,
+    tls: bool,
     requests: Arc<AtomicU64>,
     _server: LocalServer,
 }
 
 impl FakeKube {
     pub fn start(s: Scenario) -> FakeKube {
+        Self::serve(s, None)
+    }
+
+    /// Over HTTPS with the test CA's certificate for 127.0.0.1, as a real
+    /// API server (and kube's in-cluster configuration) wants.
+    pub fn start_tls(s: Scenario, certs: &TestCerts) -> FakeKube {
+        Self::serve(s, Some(certs.acceptor()))
+    }
+
+    fn serve(s: Scenario, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeKube {
+        let https = tls.is_some();
         let requests = Arc::new(AtomicU64::new(0));
         let counter = requests.clone();
         let s = Arc::new(s);
         let server = LocalServer::start(move |conn| {
-            let (s, counter) = (s.clone(), counter.clone());
+            let (s, counter, tls) = (s.clone(), counter.clone(), tls.clone());
             async move {
-                let _ = connection(conn, &s, &counter).await;
+                // As Go's net/http (and so the API server) does: without
+                // it, a reply written in pieces waits for delayed ACKs,
+                // 40 ms at a time.
+                let _ = conn.set_nodelay(true);
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(c) = acceptor.accept(conn).await {
+                            let _ = connection(c, &s, &counter).await;
+                        }
+                    }
+                    None => {
+                        let _ = connection(conn, &s, &counter).await;
+                    }
+                }
             }
         });
         FakeKube {
             addr: server.addr,
+            tls: https,
             requests,
             _server: server,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Requests served so far (websocket upgrades included).
@@ -567,7 +645,7 @@ struct Req {
     headers: HashMap<String, String>,
 }
 
-async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
+async fn read_request<S: AsyncRead + Unpin>(r: &mut BufReader<S>) -> Option<Req> {
     let mut line = String::new();
     if r.read_line(&mut line).await.ok()? == 0 {
         return None;
@@ -638,10 +716,11 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::io::Result<()> {
-    // As Go's net/http (and so the API server) does: without it, a reply
-    // written in pieces waits for delayed ACKs, 40 ms at a time.
-    conn.set_nodelay(true)?;
+/// A stream the server speaks on: TCP, or TLS over it.
+pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+
+async fn connection<S: Conn>(conn: S, s: &Scenario, counter: &AtomicU64) -> std::io::Result<()> {
     let mut r = BufReader::new(conn);
     while let Some(req) = read_request(&mut r).await {
         counter.fetch_add(1, Ordering::Relaxed);
@@ -657,6 +736,14 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
             .find(|(p, _)| req.path.starts_with(p.as_str()))
         {
             tokio::time::sleep(*d).await;
+        }
+        if let Some(want) = &s.bearer
+            && req.headers.get("authorization") != Some(&format!("Bearer {want}"))
+        {
+            let reply = status(401, "Unauthorized", "Unauthorized".into());
+            r.get_mut().write_all(&json_reply(reply)).await?;
+            r.get_mut().flush().await?;
+            continue;
         }
         if let Some(a) = attributes(&req).filter(|_| s.rbac.is_some())
             && !authorized(s, &a)
@@ -791,7 +878,7 @@ fn json_reply(reply: Reply) -> Vec<u8> {
     out
 }
 
-async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+async fn write_chunk<S: Conn>(w: &mut S, data: &[u8]) -> std::io::Result<()> {
     w.write_all(format!("{:x}\r\n", data.len()).as_bytes())
         .await?;
     w.write_all(data).await?;
@@ -803,6 +890,7 @@ fn reason(code: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         _ => "Error",
@@ -811,7 +899,7 @@ fn reason(code: u16) -> &'static str {
 
 /// The v4 channel protocol: stdout on channel 1, then the exit status on
 /// channel 3.
-async fn exec(mut r: BufReader<TcpStream>, req: &Req, stdout: String) -> std::io::Result<()> {
+async fn exec<S: Conn>(mut r: BufReader<S>, req: &Req, stdout: String) -> std::io::Result<()> {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
