@@ -925,6 +925,62 @@ fn a_cluster_without_sourcegraph_and_no_docker_explains_both() {
 }
 
 #[test]
+fn a_silent_cluster_is_given_up_quickly_in_auto_mode() {
+    // Accepts connections (the kernel does, from the backlog) and never
+    // answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: http://{}\ncontexts:\n- name: s\n  context:\n    cluster: s\n    user: u\ncurrent-context: s\nusers:\n- name: u\n  user: {{}}\n",
+            silent.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let r = sg(
+        &["collect", "-c", "other", "--timeout", "60s"],
+        &[
+            ("KUBECONFIG", kc.to_str().unwrap()),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ],
+        dir.path(),
+    );
+    let took = started.elapsed();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did not answer within 4s")
+            && r.stderr.contains("docker: no Docker daemon socket"),
+        "{}",
+        r.stderr
+    );
+    // Behaviour, not speed: well under the 60 s --timeout, so Docker was
+    // tried after the short give-up, not after --timeout.
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    // Asked for explicitly, the cluster gets the whole --timeout.
+    let started = std::time::Instant::now();
+    let r = sg(
+        &[
+            "collect",
+            "-c",
+            "other",
+            "--timeout",
+            "6s",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(6), "{}", r.stderr);
+    assert!(r.stderr.contains("no answer within 6s"), "{}", r.stderr);
+    drop(silent);
+}
+
+#[test]
 fn progress_is_plain_lines_off_a_terminal_and_nothing_with_quiet() {
     let fake = FakeKube::start(Scenario::load("healthy"));
     let dir = tempfile::tempdir().unwrap();
