@@ -981,6 +981,49 @@ fn a_silent_cluster_is_given_up_quickly_in_auto_mode() {
 }
 
 #[test]
+fn ephemeral_debug_containers_logs_are_collected() {
+    let mut s = Scenario::load("healthy");
+    let fe = s
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "Pod" && o["metadata"]["name"] == FE)
+        .unwrap()
+        .clone();
+    let mut pod = fe;
+    // What `kubectl debug -it POD --image=busybox --target=frontend` adds.
+    pod["spec"]["ephemeralContainers"] = serde_json::json!([
+        {"name": "debugger-x7k2p", "image": "busybox:1.36", "targetContainerName": "frontend",
+         "stdin": true, "tty": true}
+    ]);
+    pod["status"]["ephemeralContainerStatuses"] = serde_json::json!([
+        {"name": "debugger-x7k2p", "image": "docker.io/library/busybox:1.36", "imageID": "",
+         "ready": false, "restartCount": 0,
+         "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                  "startedAt": "2025-11-25T09:00:00Z", "finishedAt": "2025-11-25T09:05:00Z"}}}
+    ]);
+    s.put(typed(&pod).unwrap());
+    s.logs.insert(
+        (FE.into(), "debugger-x7k2p".into(), false),
+        fake_kube::LogSource::Lines(vec![
+            "/ # wget -qO- localhost:6060/healthz".into(),
+            "ok".into(),
+        ]),
+    );
+    let fake = FakeKube::start(s);
+    let dir = tempfile::tempdir().unwrap();
+    let (r, o) = collect(&fake, dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(o.errors().is_empty(), "{:?}", o.errors());
+    let log = o.file(&format!("kubernetes/pods/{FE}/debugger-x7k2p.log"));
+    assert!(log.contains("wget -qO- localhost:6060/healthz"), "{log}");
+    // Never restarted: no previous log asked for.
+    assert!(
+        !o.files
+            .contains_key(&format!("kubernetes/pods/{FE}/debugger-x7k2p.previous.log"))
+    );
+}
+
+#[test]
 fn progress_is_plain_lines_off_a_terminal_and_nothing_with_quiet() {
     let fake = FakeKube::start(Scenario::load("healthy"));
     let dir = tempfile::tempdir().unwrap();

@@ -1266,7 +1266,7 @@ fn logs(s: &Scenario, ns: &str, pod: &str, q: &BTreeMap<String, String>) -> Repl
     }) else {
         return status(404, "NotFound", format!("pods \"{pod}\" not found"));
     };
-    let names: Vec<&str> = ["initContainers", "containers"]
+    let names: Vec<&str> = ["initContainers", "containers", "ephemeralContainers"]
         .iter()
         .flat_map(|k| p["spec"][k].as_array().into_iter().flatten())
         .filter_map(|c| c["name"].as_str())
