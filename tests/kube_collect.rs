@@ -587,33 +587,13 @@ fn no_exec_leaves_disk_use_unmeasured() {
 }
 
 /// `n` events about the generated pods, one second apart.
-fn with_events(mut s: Scenario, n: usize) -> Scenario {
-    for i in 0..n {
-        let t = format!(
-            "2025-11-20T{:02}:{:02}:{:02}Z",
-            10 + i / 3600,
-            (i / 60) % 60,
-            i % 60
-        );
-        let e = serde_json::json!({
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": format!("worker-0000.{i:08x}"), "namespace": "sourcegraph"},
-            "involvedObject": {"kind": "Pod", "name": "worker-0000", "namespace": "sourcegraph"},
-            "reason": "Pulled", "message": format!("event {i}"), "type": "Normal",
-            "firstTimestamp": t, "lastTimestamp": t, "count": 1,
-        });
-        s.objects.push(typed(&e).unwrap());
-    }
-    s
-}
-
 /// Lists come in pages (`limit`, `continue`), also when the server sends
 /// fewer items than asked: every object arrives, none twice.
 #[test]
 fn lists_are_read_page_by_page_and_whole() {
     for max_page in [None, Some(7)] {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = with_events(Scenario::generated(30, 1, 100), 1234);
+        let mut s = Scenario::generated(30, 1, 100).with_events(1234);
         s.max_page = max_page;
         let seen = s.seen.clone();
         let fake = FakeKube::start(s);
@@ -659,7 +639,7 @@ fn lists_are_read_page_by_page_and_whole() {
 #[test]
 fn events_past_the_bound_keep_the_newest_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeKube::start(with_events(Scenario::generated(3, 1, 100), 12_345));
+    let fake = FakeKube::start(Scenario::generated(3, 1, 100).with_events(12_345));
     let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(o.errors().is_empty(), "{:?}", o.errors());
@@ -685,7 +665,7 @@ fn events_past_the_bound_keep_the_newest_and_say_so() {
 fn an_expired_continue_token_restarts_or_says_partial() {
     for (expiries, partial) in [(1, false), (2, true)] {
         let dir = tempfile::tempdir().unwrap();
-        let s = with_events(Scenario::generated(3, 1, 100), 1200);
+        let s = Scenario::generated(3, 1, 100).with_events(1200);
         s.expire_continue
             .lock()
             .unwrap()

@@ -257,6 +257,27 @@ impl Scenario {
         self
     }
 
+    /// `n` Normal events about worker-0000, one second apart, oldest first.
+    pub fn with_events(mut self, n: usize) -> Scenario {
+        for i in 0..n {
+            let t = format!(
+                "2025-11-20T{:02}:{:02}:{:02}Z",
+                10 + i / 3600,
+                (i / 60) % 60,
+                i % 60
+            );
+            let e = json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": format!("worker-0000.{i:08x}"), "namespace": "sourcegraph"},
+                "involvedObject": {"kind": "Pod", "name": "worker-0000", "namespace": "sourcegraph"},
+                "reason": "Pulled", "message": format!("event {i}"), "type": "Normal",
+                "firstTimestamp": t, "lastTimestamp": t, "count": 1,
+            });
+            self.objects.push(typed(&e).unwrap());
+        }
+        self
+    }
+
     /// `pods` Sourcegraph pods of `containers` running containers each, in
     /// namespace `sourcegraph`, each with a generated log of `log_bytes`.
     pub fn generated(pods: usize, containers: usize, log_bytes: usize) -> Scenario {
