@@ -74,11 +74,7 @@ fn in_pod(fake: &FakeKube, sa: &Path, cwd: &Path, args: &[&str]) -> support::Run
         .env_remove("DOCKER_HOST")
         .output()
         .unwrap();
-    support::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::Run::from(out)
 }
 
 fn cluster(certs: &TestCerts) -> FakeKube {

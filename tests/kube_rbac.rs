@@ -62,12 +62,7 @@ fn run(fake: &FakeKube, dir: &Path, args: &[&str]) -> support::Run {
     c.args(args)
         .args(["--kubeconfig", kc.to_str().unwrap(), "-n", "sourcegraph"])
         .env("SRC_ACCESS_TOKEN", Instance::default().token);
-    let out = c.output().unwrap();
-    support::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::Run::from(c.output().unwrap())
 }
 
 fn collect_under(rbac: Rbac, extra: &[&str]) -> Outcome {
