@@ -329,3 +329,31 @@ fn check_cannot_run_when_nothing_is_found() {
         "{v}"
     );
 }
+
+#[test]
+fn check_in_auto_mode_says_what_both_kinds_lack() {
+    // A cluster without Sourcegraph, found through KUBECONFIG (auto mode),
+    // and no Docker: both are told.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKube::start(Scenario::default());
+    let kc = fake.kubeconfig(dir.path(), "sourcegraph");
+    let out = support::command(dir.path())
+        .args(["check", "--json"])
+        .env("KUBECONFIG", &kc)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let r = support::Run::from(out);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["verdict"], "cannot-run");
+    assert!(v["target"].is_null());
+    let problems = v["problems"].to_string();
+    assert!(
+        problems.contains("kubernetes: no pods labelled deploy=sourcegraph")
+            && problems.contains("docker: "),
+        "{problems}"
+    );
+    assert_eq!(v["kubernetes"]["context"], "fake");
+    assert_eq!(v["docker"]["reachable"], false);
+}

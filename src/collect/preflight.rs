@@ -102,7 +102,14 @@ impl Preflight {
 
     /// The verdict from what was found and granted.
     fn settle(mut self) -> Preflight {
-        let perms = self.kubernetes.iter().flat_map(|k| &k.permissions);
+        // Only the target's permissions count: a cluster tried first and
+        // left for Docker is shown, not held against the bundle.
+        let kube_target = self.target == Some("kubernetes") || self.deployment.is_none();
+        let perms = self
+            .kubernetes
+            .iter()
+            .filter(|_| kube_target)
+            .flat_map(|k| &k.permissions);
         for p in perms.filter(|p| p.needed && p.allowed != Some(true)) {
             let grant = if p.group.is_empty() {
                 p.resource.clone()
