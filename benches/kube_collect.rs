@@ -15,6 +15,11 @@
 //! with it too, and the two bundles' entries are compared byte for byte
 //! (all but the manifest and the two size files whose shape changed).
 //! BENCH_PART=3 runs part 3 only.
+//! Part 4 (BENCH_PART=4 runs it alone): a big namespace, 5,000 pods
+//! (BENCH_SCALE_PODS) and 50,000 events (BENCH_SCALE_EVENTS) behind 50 ms
+//! of latency: every list is paginated (500 a page), events are bounded
+//! (the newest 10,000 kept); wall time against the ideal and peak RSS
+//! (aims: 1.3x the ideal, 150 MB).
 
 #[path = "../tests/support/fake_kube.rs"]
 mod fake_kube;
@@ -110,6 +115,9 @@ fn main() {
     if env("BENCH_PART", 0) == 3 {
         return many_large_logs();
     }
+    if env("BENCH_PART", 0) == 4 {
+        return big_namespace();
+    }
     let pods = env("BENCH_PODS", 300) as usize;
     let latency = Duration::from_millis(env("BENCH_LATENCY_MS", 50));
     let log_kib = env("BENCH_LOG_KIB", 16) as usize;
@@ -119,24 +127,11 @@ fn main() {
     s.latency = latency;
     let fake = FakeKube::start(s);
     let o = run(&fake, dir.path(), &[]);
-    let ideal = latency.as_secs_f64() * o.requests as f64 / 8.0;
     println!(
         "kube_collect: {pods} pods x 2 containers, {log_kib} KiB log each, {} ms latency, concurrency 8",
         latency.as_millis()
     );
-    println!(
-        "  {} requests; wall {:.2}s; ideal {:.2}s (requests x latency / concurrency); ratio {:.2}",
-        o.requests,
-        o.wall.as_secs_f64(),
-        ideal,
-        o.wall.as_secs_f64() / ideal
-    );
-    println!(
-        "  peak RSS {} MiB; sg-debug CPU {:.2}s; bundle {} KiB",
-        o.peak_rss_kib / 1024,
-        o.cpu.as_secs_f64(),
-        o.bundle_bytes >> 10
-    );
+    print_timing(&o, latency);
     drop(fake);
 
     // Memory against log volume: same pods, same cap, more log.
@@ -162,6 +157,49 @@ fn main() {
         );
     }
     many_large_logs();
+}
+
+/// Part 4: a namespace at the scale of a large customer's.
+fn big_namespace() {
+    let pods = env("BENCH_SCALE_PODS", 5000) as usize;
+    let events = env("BENCH_SCALE_EVENTS", 50_000) as usize;
+    let latency = Duration::from_millis(env("BENCH_LATENCY_MS", 50));
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scenario::generated(pods, 1, 4 << 10).with_events(events);
+    s.latency = latency;
+    let seen = s.seen.clone();
+    let fake = FakeKube::start(s);
+    let o = run(&fake, dir.path(), &[]);
+    let pages = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.contains("limit="))
+        .count();
+    println!(
+        "big namespace: {pods} pods x 1 container (4 KiB log each), {events} events, {} ms latency, concurrency 8; {pages} list pages; aims: ratio 1.3, 150 MB",
+        latency.as_millis()
+    );
+    print_timing(&o, latency);
+}
+
+/// Requests, wall time against the ideal (requests x latency /
+/// concurrency 8), peak RSS, CPU and bundle size.
+fn print_timing(o: &Outcome, latency: Duration) {
+    let ideal = latency.as_secs_f64() * o.requests as f64 / 8.0;
+    println!(
+        "  {} requests; wall {:.2}s; ideal {:.2}s (requests x latency / concurrency); ratio {:.2}",
+        o.requests,
+        o.wall.as_secs_f64(),
+        ideal,
+        o.wall.as_secs_f64() / ideal
+    );
+    println!(
+        "  peak RSS {} MiB; sg-debug CPU {:.2}s; bundle {} KiB",
+        o.peak_rss_kib / 1024,
+        o.cpu.as_secs_f64(),
+        o.bundle_bytes >> 10
+    );
 }
 
 /// Part 3: the figures of the memory issue, at the default settings.

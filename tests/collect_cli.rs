@@ -99,6 +99,25 @@ fn unwritable_output_fails_cleanly() {
 }
 
 #[test]
+fn check_on_an_unreachable_docker_says_it_cannot_run_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = "unix:///nonexistent/docker.sock";
+    let r = sg(&["check", "--json", "--docker-host", host], dir.path());
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["verdict"], "cannot-run");
+    assert_eq!(v["docker"]["host"], host);
+    assert_eq!(v["docker"]["reachable"], false);
+    let e = v["docker"]["error"].as_str().unwrap();
+    assert!(e.contains("is Docker running on this host?"), "{e}");
+    let r = sg(&["collect", "--dry-run", "--docker-host", host], dir.path());
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("NOT reachable"), "{}", r.stdout);
+    assert!(r.stdout.contains("verdict: cannot run"), "{}", r.stdout);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn unreachable_docker_names_the_socket_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let r = sg(

@@ -587,33 +587,13 @@ fn no_exec_leaves_disk_use_unmeasured() {
 }
 
 /// `n` events about the generated pods, one second apart.
-fn with_events(mut s: Scenario, n: usize) -> Scenario {
-    for i in 0..n {
-        let t = format!(
-            "2025-11-20T{:02}:{:02}:{:02}Z",
-            10 + i / 3600,
-            (i / 60) % 60,
-            i % 60
-        );
-        let e = serde_json::json!({
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": format!("worker-0000.{i:08x}"), "namespace": "sourcegraph"},
-            "involvedObject": {"kind": "Pod", "name": "worker-0000", "namespace": "sourcegraph"},
-            "reason": "Pulled", "message": format!("event {i}"), "type": "Normal",
-            "firstTimestamp": t, "lastTimestamp": t, "count": 1,
-        });
-        s.objects.push(typed(&e).unwrap());
-    }
-    s
-}
-
 /// Lists come in pages (`limit`, `continue`), also when the server sends
 /// fewer items than asked: every object arrives, none twice.
 #[test]
 fn lists_are_read_page_by_page_and_whole() {
     for max_page in [None, Some(7)] {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = with_events(Scenario::generated(30, 1, 100), 1234);
+        let mut s = Scenario::generated(30, 1, 100).with_events(1234);
         s.max_page = max_page;
         let seen = s.seen.clone();
         let fake = FakeKube::start(s);
@@ -659,7 +639,7 @@ fn lists_are_read_page_by_page_and_whole() {
 #[test]
 fn events_past_the_bound_keep_the_newest_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeKube::start(with_events(Scenario::generated(3, 1, 100), 12_345));
+    let fake = FakeKube::start(Scenario::generated(3, 1, 100).with_events(12_345));
     let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(o.errors().is_empty(), "{:?}", o.errors());
@@ -685,7 +665,7 @@ fn events_past_the_bound_keep_the_newest_and_say_so() {
 fn an_expired_continue_token_restarts_or_says_partial() {
     for (expiries, partial) in [(1, false), (2, true)] {
         let dir = tempfile::tempdir().unwrap();
-        let s = with_events(Scenario::generated(3, 1, 100), 1200);
+        let s = Scenario::generated(3, 1, 100).with_events(1200);
         s.expire_continue
             .lock()
             .unwrap()
@@ -921,6 +901,105 @@ fn a_cluster_without_sourcegraph_and_no_docker_explains_both() {
             "--deployment kubernetes",
             "--deployment docker",
         ],
+    );
+}
+
+#[test]
+fn a_silent_cluster_is_given_up_quickly_in_auto_mode() {
+    // Accepts connections (the kernel does, from the backlog) and never
+    // answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: http://{}\ncontexts:\n- name: s\n  context:\n    cluster: s\n    user: u\ncurrent-context: s\nusers:\n- name: u\n  user: {{}}\n",
+            silent.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let r = sg(
+        &["collect", "-c", "other", "--timeout", "60s"],
+        &[
+            ("KUBECONFIG", kc.to_str().unwrap()),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ],
+        dir.path(),
+    );
+    let took = started.elapsed();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did not answer within 4s")
+            && r.stderr.contains("docker: no Docker daemon socket"),
+        "{}",
+        r.stderr
+    );
+    // Behaviour, not speed: well under the 60 s --timeout, so Docker was
+    // tried after the short give-up, not after --timeout.
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    // Asked for explicitly, the cluster gets the whole --timeout.
+    let started = std::time::Instant::now();
+    let r = sg(
+        &[
+            "collect",
+            "-c",
+            "other",
+            "--timeout",
+            "6s",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(6), "{}", r.stderr);
+    assert!(r.stderr.contains("no answer within 6s"), "{}", r.stderr);
+    drop(silent);
+}
+
+#[test]
+fn ephemeral_debug_containers_logs_are_collected() {
+    let mut s = Scenario::load("healthy");
+    let fe = s
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "Pod" && o["metadata"]["name"] == FE)
+        .unwrap()
+        .clone();
+    let mut pod = fe;
+    // What `kubectl debug -it POD --image=busybox --target=frontend` adds.
+    pod["spec"]["ephemeralContainers"] = serde_json::json!([
+        {"name": "debugger-x7k2p", "image": "busybox:1.36", "targetContainerName": "frontend",
+         "stdin": true, "tty": true}
+    ]);
+    pod["status"]["ephemeralContainerStatuses"] = serde_json::json!([
+        {"name": "debugger-x7k2p", "image": "docker.io/library/busybox:1.36", "imageID": "",
+         "ready": false, "restartCount": 0,
+         "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                  "startedAt": "2025-11-25T09:00:00Z", "finishedAt": "2025-11-25T09:05:00Z"}}}
+    ]);
+    s.put(typed(&pod).unwrap());
+    s.logs.insert(
+        (FE.into(), "debugger-x7k2p".into(), false),
+        fake_kube::LogSource::Lines(vec![
+            "/ # wget -qO- localhost:6060/healthz".into(),
+            "ok".into(),
+        ]),
+    );
+    let fake = FakeKube::start(s);
+    let dir = tempfile::tempdir().unwrap();
+    let (r, o) = collect(&fake, dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(o.errors().is_empty(), "{:?}", o.errors());
+    let log = o.file(&format!("kubernetes/pods/{FE}/debugger-x7k2p.log"));
+    assert!(log.contains("wget -qO- localhost:6060/healthz"), "{log}");
+    // Never restarted: no previous log asked for.
+    assert!(
+        !o.files
+            .contains_key(&format!("kubernetes/pods/{FE}/debugger-x7k2p.previous.log"))
     );
 }
 

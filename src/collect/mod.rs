@@ -16,6 +16,7 @@ pub mod kubernetes;
 pub mod options;
 pub mod parts;
 pub mod pipeline;
+pub mod preflight;
 pub mod progress;
 
 use std::io::Write;

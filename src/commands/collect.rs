@@ -119,6 +119,14 @@ pub struct CollectArgs {
     /// repeatable
     #[arg(long, value_name = "FILE")]
     pub diff_noise: Vec<PathBuf>,
+    /// Collect nothing: say what would be used and found, which
+    /// permissions are granted and what the bundle would miss (`sg-debug
+    /// check`); exit 0 complete, 3 partial, 1 cannot run
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run (or check): print the preflight as JSON
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub rules: super::RuleArgs,
 }
@@ -131,6 +139,16 @@ pub enum DeploymentArg {
 }
 
 pub fn run(args: CollectArgs) -> Result<ExitCode> {
+    if args.json && !args.dry_run {
+        return Err(UsageError(
+            "--json is for the preflight: use it with --dry-run, or run sg-debug check --json"
+                .into(),
+        )
+        .into());
+    }
+    if args.dry_run {
+        return super::check::run(&options(&args)?, args.json);
+    }
     let category = resolve_category(args.category.as_deref())?;
     let options = options(&args)?;
     let mut redactor = args.rules.redactor()?;

@@ -3,6 +3,7 @@
 //! printing what they return. Nothing below this module knows about clap.
 
 pub mod categories;
+pub mod check;
 pub mod collect;
 pub mod inspect;
 pub mod rbac;
@@ -50,6 +51,10 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Redact a file, a directory or a bundle (for logs sent by other means)
     Redact(redact::RedactArgs),
+    /// Preflight: what collect would use and find, which permissions are
+    /// granted, what the bundle would miss (same as `collect --dry-run`);
+    /// exit 0 complete, 3 partial, 1 cannot run
+    Check(collect::CollectArgs),
     /// Print the Kubernetes RBAC (read-only) that grants exactly what collect reads
     Rbac(rbac::RbacArgs),
     /// The triage ledger: record a debugging session's effort and outcome
@@ -66,6 +71,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Categories { json } => categories::run(json),
         Command::Report(args) => report::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Check(mut args) => {
+            args.dry_run = true;
+            collect::run(args)
+        }
         Command::Rbac(args) => rbac::run(args),
         Command::Triage(args) => triage::run(args),
     }

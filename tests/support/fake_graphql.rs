@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::fake_kube::LocalServer;
+pub use super::fake_kube::TestCerts;
 
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -79,50 +80,13 @@ pub struct FakeSourcegraph {
     _server: LocalServer,
 }
 
-/// A server certificate for 127.0.0.1 signed by a fresh CA: (CA PEM,
-/// server chain, key).
-pub struct TestCerts {
-    pub ca_pem: String,
-    cert_der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-impl TestCerts {
-    pub fn new() -> TestCerts {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(rcgen::DnType::CommonName, "sg-debug test CA");
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        TestCerts {
-            ca_pem: ca_cert.pem(),
-            cert_der: cert.der().to_vec(),
-            key_der: key.serialize_der(),
-        }
-    }
-}
-
 impl FakeSourcegraph {
     pub fn start(i: Instance) -> FakeSourcegraph {
         Self::serve(i, None)
     }
 
     pub fn start_tls(i: Instance, certs: &TestCerts) -> FakeSourcegraph {
-        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-        let config = tokio_rustls::rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![certs.cert_der.clone().into()],
-                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(certs.key_der.clone().into()),
-            )
-            .unwrap();
-        Self::serve(i, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+        Self::serve(i, Some(certs.acceptor()))
     }
 
     fn serve(i: Instance, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeSourcegraph {

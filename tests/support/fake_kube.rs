@@ -27,7 +27,7 @@ use base64::Engine;
 use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
 use k8s_openapi::api::{networking::v1 as net, storage::v1 as storage};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 pub const USER: &str = "system:serviceaccount:sourcegraph:support-bot";
@@ -63,6 +63,104 @@ pub struct Scenario {
     pub seen: Arc<std::sync::Mutex<Vec<String>>>,
     /// Where `services/sourcegraph-frontend:http/proxy/...` goes.
     pub service_proxy: Option<std::net::SocketAddr>,
+    /// When set, every request must carry `Authorization: Bearer TOKEN`
+    /// (else 401, as the API server answers).
+    pub bearer: Option<String>,
+    /// Every SelfSubjectAccessReview asked, in order.
+    pub reviews: Arc<std::sync::Mutex<Vec<Attributes>>>,
+    /// When set, an RBAC authorizer: only what these rules grant is
+    /// allowed (see `Rbac`); `forbidden` still applies on top.
+    pub rbac: Option<Rbac>,
+}
+
+/// One RBAC policy rule as a Role or ClusterRole holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRule {
+    pub groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+}
+
+impl PolicyRule {
+    fn allows(&self, a: &Attributes) -> bool {
+        let has = |v: &[String], x: &str| v.iter().any(|e| e == x || e == "*");
+        has(&self.verbs, &a.verb)
+            && has(&self.groups, &a.group)
+            && has(&self.resources, &a.resource)
+    }
+}
+
+/// The rules bound to the test's user, as kube-apiserver's RBAC authorizer
+/// applies them: a Role's rules in its own namespace only, a ClusterRole's
+/// (bound with a ClusterRoleBinding) everywhere.
+#[derive(Clone, Debug, Default)]
+pub struct Rbac {
+    /// (namespace, rules of a Role there)
+    pub roles: Vec<(String, Vec<PolicyRule>)>,
+    pub cluster_roles: Vec<Vec<PolicyRule>>,
+}
+
+impl Rbac {
+    /// The Roles and ClusterRoles of a multi-document YAML (what
+    /// `sg-debug rbac` prints); bindings are taken as binding them to us.
+    pub fn from_yaml(text: &str) -> Rbac {
+        let docs: Vec<Value> = serde_saphyr::from_multiple(text).expect("RBAC YAML");
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        };
+        let mut out = Rbac::default();
+        for d in &docs {
+            let rules: Vec<PolicyRule> = d["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| PolicyRule {
+                    groups: strings(&r["apiGroups"]),
+                    resources: strings(&r["resources"]),
+                    verbs: strings(&r["verbs"]),
+                })
+                .collect();
+            match d["kind"].as_str() {
+                Some("Role") => out.roles.push((
+                    d["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    rules,
+                )),
+                Some("ClusterRole") => out.cluster_roles.push(rules),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    pub fn allows(&self, a: &Attributes) -> bool {
+        let namespaced = self
+            .roles
+            .iter()
+            .filter(|(ns, _)| a.namespace.as_deref() == Some(ns.as_str()))
+            .flat_map(|(_, r)| r);
+        namespaced
+            .chain(self.cluster_roles.iter().flatten())
+            .any(|r| r.allows(a))
+    }
+}
+
+/// What kube-apiserver's request-info resolver makes of a resource
+/// request: the verb (from the method and path), API group, resource
+/// (`pods/log` for subresources), namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    pub verb: String,
+    pub group: String,
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
 }
 
 fn testdata() -> PathBuf {
@@ -156,6 +254,27 @@ impl Scenario {
             (pod.into(), container.into(), false),
             LogSource::Generated { bytes },
         );
+        self
+    }
+
+    /// `n` Normal events about worker-0000, one second apart, oldest first.
+    pub fn with_events(mut self, n: usize) -> Scenario {
+        for i in 0..n {
+            let t = format!(
+                "2025-11-20T{:02}:{:02}:{:02}Z",
+                10 + i / 3600,
+                (i / 60) % 60,
+                i % 60
+            );
+            let e = json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": format!("worker-0000.{i:08x}"), "namespace": "sourcegraph"},
+                "involvedObject": {"kind": "Pod", "name": "worker-0000", "namespace": "sourcegraph"},
+                "reason": "Pulled", "message": format!("event {i}"), "type": "Normal",
+                "firstTimestamp": t, "lastTimestamp": t, "count": 1,
+            });
+            self.objects.push(typed(&e).unwrap());
+        }
         self
     }
 
@@ -327,32 +446,107 @@ impl Drop for LocalServer {
     }
 }
 
+/// A server certificate for 127.0.0.1 signed by a fresh CA: (CA PEM,
+/// server chain, key).
+pub struct TestCerts {
+    pub ca_pem: String,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+impl Default for TestCerts {
+    fn default() -> TestCerts {
+        TestCerts::new()
+    }
+}
+
+impl TestCerts {
+    /// A TLS acceptor serving the certificate.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![self.cert_der.clone().into()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(self.key_der.clone().into()),
+            )
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
+    pub fn new() -> TestCerts {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "sg-debug test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        TestCerts {
+            ca_pem: ca_cert.pem(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
 pub struct FakeKube {
     pub addr: std::net::SocketAddr,
+    tls: bool,
     requests: Arc<AtomicU64>,
     _server: LocalServer,
 }
 
 impl FakeKube {
     pub fn start(s: Scenario) -> FakeKube {
+        Self::serve(s, None)
+    }
+
+    /// Over HTTPS with the test CA's certificate for 127.0.0.1, as a real
+    /// API server (and kube's in-cluster configuration) wants.
+    pub fn start_tls(s: Scenario, certs: &TestCerts) -> FakeKube {
+        Self::serve(s, Some(certs.acceptor()))
+    }
+
+    fn serve(s: Scenario, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeKube {
+        let https = tls.is_some();
         let requests = Arc::new(AtomicU64::new(0));
         let counter = requests.clone();
         let s = Arc::new(s);
         let server = LocalServer::start(move |conn| {
-            let (s, counter) = (s.clone(), counter.clone());
+            let (s, counter, tls) = (s.clone(), counter.clone(), tls.clone());
             async move {
-                let _ = connection(conn, &s, &counter).await;
+                // As Go's net/http (and so the API server) does: without
+                // it, a reply written in pieces waits for delayed ACKs,
+                // 40 ms at a time.
+                let _ = conn.set_nodelay(true);
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(c) = acceptor.accept(conn).await {
+                            let _ = connection(c, &s, &counter).await;
+                        }
+                    }
+                    None => {
+                        let _ = connection(conn, &s, &counter).await;
+                    }
+                }
             }
         });
         FakeKube {
             addr: server.addr,
+            tls: https,
             requests,
             _server: server,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Requests served so far (websocket upgrades included).
@@ -396,6 +590,72 @@ users:
     }
 }
 
+/// The request's attributes, or None for a non-resource URL (`/version`,
+/// discovery), which every authenticated user may read.
+fn attributes(req: &Req) -> Option<Attributes> {
+    let seg: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let (group, rest): (&str, &[&str]) = match seg.as_slice() {
+        ["api", _v, rest @ ..] => ("", rest),
+        ["apis", g, _v, rest @ ..] => (g, rest),
+        _ => return None,
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(ns.to_string()), rest),
+        _ => (None, rest),
+    };
+    let upgrade = req.headers.contains_key("upgrade");
+    let (resource, name, verb) = match rest {
+        [] => return None,
+        [plural] => (
+            plural.to_string(),
+            None,
+            if req.method == "POST" {
+                "create"
+            } else {
+                "list"
+            },
+        ),
+        [plural, name] => (plural.to_string(), Some(name.to_string()), "get"),
+        [plural, name, sub, ..] => (
+            format!("{plural}/{sub}"),
+            Some(name.to_string()),
+            // Exec over a websocket is a GET the API server authorizes
+            // as create; the proxy is authorized by its method.
+            match req.method.as_str() {
+                "POST" | "PUT" => "create",
+                _ if upgrade && (*sub == "exec" || *sub == "attach") => "create",
+                _ => "get",
+            },
+        ),
+    };
+    Some(Attributes {
+        verb: verb.into(),
+        group: group.into(),
+        resource,
+        namespace,
+        name,
+    })
+}
+
+/// Whether the scenario's authorizer lets `a` through.
+pub fn authorized(s: &Scenario, a: &Attributes) -> bool {
+    // Every user may ask what it may do (system:basic-user).
+    let reviews = ["authorization.k8s.io", "authentication.k8s.io"];
+    if reviews.contains(&a.group.as_str()) && a.resource.starts_with("selfsubject") {
+        return true;
+    }
+    let named = if a.group.is_empty() {
+        format!("{} {}", a.verb, a.resource)
+    } else {
+        format!("{} {}.{}", a.verb, a.resource, a.group)
+    };
+    let plain = format!("{} {}", a.verb, a.resource);
+    if s.forbidden.iter().any(|f| *f == named || *f == plain) {
+        return false;
+    }
+    s.rbac.as_ref().is_none_or(|r| r.allows(a))
+}
+
 struct Req {
     method: String,
     body: Vec<u8>,
@@ -406,7 +666,7 @@ struct Req {
     headers: HashMap<String, String>,
 }
 
-async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Req> {
+async fn read_request<S: AsyncRead + Unpin>(r: &mut BufReader<S>) -> Option<Req> {
     let mut line = String::new();
     if r.read_line(&mut line).await.ok()? == 0 {
         return None;
@@ -477,10 +737,11 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::io::Result<()> {
-    // As Go's net/http (and so the API server) does: without it, a reply
-    // written in pieces waits for delayed ACKs, 40 ms at a time.
-    conn.set_nodelay(true)?;
+/// A stream the server speaks on: TCP, or TLS over it.
+pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+
+async fn connection<S: Conn>(conn: S, s: &Scenario, counter: &AtomicU64) -> std::io::Result<()> {
     let mut r = BufReader::new(conn);
     while let Some(req) = read_request(&mut r).await {
         counter.fetch_add(1, Ordering::Relaxed);
@@ -497,6 +758,28 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
         {
             tokio::time::sleep(*d).await;
         }
+        if let Some(want) = &s.bearer
+            && req.headers.get("authorization") != Some(&format!("Bearer {want}"))
+        {
+            let reply = status(401, "Unauthorized", "Unauthorized".into());
+            r.get_mut().write_all(&json_reply(reply)).await?;
+            r.get_mut().flush().await?;
+            continue;
+        }
+        if let Some(a) = attributes(&req).filter(|_| s.rbac.is_some())
+            && !authorized(s, &a)
+        {
+            let reply = forbidden(
+                &a.verb,
+                &a.resource,
+                &a.group,
+                a.namespace.as_deref(),
+                a.name.as_deref(),
+            );
+            r.get_mut().write_all(&json_reply(reply)).await?;
+            r.get_mut().flush().await?;
+            continue;
+        }
         if let Some(reply) = service_proxy(s, &req).await {
             r.get_mut().write_all(&reply).await?;
             r.get_mut().flush().await?;
@@ -507,16 +790,7 @@ async fn connection(conn: TcpStream, s: &Scenario, counter: &AtomicU64) -> std::
             .get("upgrade")
             .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
         match route(s, &req) {
-            Reply::Json(code, body) => {
-                let body = serde_json::to_vec(&body).unwrap();
-                let head = format!(
-                    "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                    reason(code),
-                    body.len()
-                );
-                r.get_mut().write_all(head.as_bytes()).await?;
-                r.get_mut().write_all(&body).await?;
-            }
+            reply @ Reply::Json(..) => r.get_mut().write_all(&json_reply(reply)).await?,
             Reply::Log(lines) => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
                 r.get_mut().write_all(head.as_bytes()).await?;
@@ -562,20 +836,7 @@ async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
     else {
         return None;
     };
-    let refuse = |reply: Reply| match reply {
-        Reply::Json(code, v) => {
-            let body = serde_json::to_vec(&v).unwrap();
-            let mut out = format!(
-                "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                reason(code),
-                body.len()
-            )
-            .into_bytes();
-            out.extend_from_slice(&body);
-            out
-        }
-        _ => unreachable!("refusals are JSON"),
-    };
+    let refuse = json_reply;
     if s.forbidden.iter().any(|f| f == "create services/proxy") {
         return Some(refuse(forbidden(
             "create",
@@ -622,7 +883,23 @@ async fn service_proxy(s: &Scenario, req: &Req) -> Option<Vec<u8>> {
     Some(answer)
 }
 
-async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+/// A JSON reply, head and body, as bytes.
+fn json_reply(reply: Reply) -> Vec<u8> {
+    let Reply::Json(code, v) = reply else {
+        unreachable!("refusals are JSON")
+    };
+    let body = serde_json::to_vec(&v).unwrap();
+    let mut out = format!(
+        "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        reason(code),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+async fn write_chunk<S: Conn>(w: &mut S, data: &[u8]) -> std::io::Result<()> {
     w.write_all(format!("{:x}\r\n", data.len()).as_bytes())
         .await?;
     w.write_all(data).await?;
@@ -632,7 +909,9 @@ async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
 fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        201 => "Created",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         _ => "Error",
@@ -641,7 +920,7 @@ fn reason(code: u16) -> &'static str {
 
 /// The v4 channel protocol: stdout on channel 1, then the exit status on
 /// channel 3.
-async fn exec(mut r: BufReader<TcpStream>, req: &Req, stdout: String) -> std::io::Result<()> {
+async fn exec<S: Conn>(mut r: BufReader<S>, req: &Req, stdout: String) -> std::io::Result<()> {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -818,6 +1097,16 @@ fn route(s: &Scenario, req: &Req) -> Reply {
         ["namespaces", ns, rest @ ..] => (Some(*ns), rest),
         _ => (None, rest),
     };
+    if gv == "authentication.k8s.io/v1" && rest == ["selfsubjectreviews"] && req.method == "POST" {
+        return Reply::Json(
+            201,
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {},
+                   "status": {"userInfo": {"username": USER, "groups": ["system:serviceaccounts", "system:authenticated"]}}}),
+        );
+    }
+    if gv == "authorization.k8s.io/v1" && rest == ["selfsubjectaccessreviews"] {
+        return access_review(s, req);
+    }
     if gv == "metrics.k8s.io/v1beta1" {
         if !s.metrics {
             return not_found();
@@ -910,6 +1199,52 @@ fn route(s: &Scenario, req: &Req) -> Reply {
     }
 }
 
+/// A SelfSubjectAccessReview, answered by the same authorizer as the
+/// requests themselves.
+fn access_review(s: &Scenario, req: &Req) -> Reply {
+    use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReview, SubjectAccessReviewStatus};
+    if req.method != "POST" {
+        return status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method".into(),
+        );
+    }
+    let mut review: SelfSubjectAccessReview = match serde_json::from_slice(&req.body) {
+        Ok(r) => r,
+        Err(e) => return status(400, "BadRequest", format!("invalid review: {e}")),
+    };
+    let Some(ra) = review.spec.resource_attributes.clone() else {
+        return status(
+            400,
+            "BadRequest",
+            "only resourceAttributes are answered here".into(),
+        );
+    };
+    let resource = match ra.subresource.as_deref().filter(|s| !s.is_empty()) {
+        Some(sub) => format!("{}/{sub}", ra.resource.unwrap_or_default()),
+        None => ra.resource.unwrap_or_default(),
+    };
+    let a = Attributes {
+        verb: ra.verb.unwrap_or_default(),
+        group: ra.group.unwrap_or_default(),
+        resource,
+        namespace: ra.namespace.filter(|n| !n.is_empty()),
+        name: ra.name,
+    };
+    s.reviews.lock().unwrap().push(a.clone());
+    let allowed = authorized(s, &a);
+    review.status = Some(SubjectAccessReviewStatus {
+        allowed,
+        reason: allowed.then(|| "RBAC: allowed by the test's rules".to_string()),
+        ..Default::default()
+    });
+    let mut v = serde_json::to_value(review).unwrap();
+    v["kind"] = "SelfSubjectAccessReview".into();
+    v["apiVersion"] = "authorization.k8s.io/v1".into();
+    Reply::Json(201, v)
+}
+
 /// `df -Pk PATH...` as busybox prints it, 100 GiB volumes 40% used.
 fn df_output(cmd: &[&str]) -> String {
     let mut out =
@@ -952,7 +1287,7 @@ fn logs(s: &Scenario, ns: &str, pod: &str, q: &BTreeMap<String, String>) -> Repl
     }) else {
         return status(404, "NotFound", format!("pods \"{pod}\" not found"));
     };
-    let names: Vec<&str> = ["initContainers", "containers"]
+    let names: Vec<&str> = ["initContainers", "containers", "ephemeralContainers"]
         .iter()
         .flat_map(|k| p["spec"][k].as_array().into_iter().flatten())
         .filter_map(|c| c["name"].as_str())

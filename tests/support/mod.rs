@@ -16,11 +16,16 @@ pub struct Run {
 }
 
 pub fn sg(args: &[&str], cwd: &Path) -> Run {
-    let out: Output = command(cwd).args(args).output().expect("running sg-debug");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::from(command(cwd).args(args).output().expect("running sg-debug"))
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 

@@ -164,3 +164,66 @@ fn version_of(cs: &[ContainerSummary]) -> Option<String> {
                 .map(str::to_string)
         })
 }
+
+/// `check` on Docker: whether the daemon answers (and if not, why: no
+/// socket, permission), then the deployment `detect` would choose.
+pub async fn preflight(
+    opts: &crate::collect::Options,
+) -> Result<crate::collect::preflight::Preflight> {
+    use crate::collect::preflight::{DockerPreflight, Found, found};
+    let (host, reached) = match connect::connect(opts.docker_host.as_deref(), opts.timeout) {
+        Ok((docker, host)) => {
+            let r = match tokio::time::timeout(opts.timeout, docker.negotiate_version()).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("{:#}", connect::unreachable(&host, &e))),
+                Err(_) => Err(format!(
+                    "the Docker daemon at {host} did not answer within {}s",
+                    opts.timeout.as_secs()
+                )),
+            };
+            (host, r)
+        }
+        Err(e) if e.downcast_ref::<crate::UsageError>().is_some() => return Err(e),
+        Err(e) => (
+            opts.docker_host
+                .clone()
+                .unwrap_or_else(|| "unix:///var/run/docker.sock".into()),
+            Err(format!("{e:#}")),
+        ),
+    };
+    let mut d = DockerPreflight {
+        host,
+        reachable: reached.is_ok(),
+        error: reached.as_ref().err().cloned(),
+    };
+    if let Err(e) = reached {
+        return Ok(found(
+            "docker",
+            None,
+            Some(d),
+            None,
+            vec![format!("docker: {e}")],
+        ));
+    }
+    match detect(opts).await {
+        Ok(t) => {
+            let deployment = Found {
+                kind: t.kind.as_str().into(),
+                flavour: None,
+                version: version_of(&t.containers),
+                description: t.describe(),
+                members: t.containers.iter().map(detect::name_of).collect(),
+            };
+            d.host = t.host.clone();
+            Ok(found("docker", None, Some(d), Some(deployment), Vec::new()))
+        }
+        Err(e) if e.downcast_ref::<crate::UsageError>().is_some() => Err(e),
+        Err(e) => Ok(found(
+            "docker",
+            None,
+            Some(d),
+            None,
+            vec![format!("docker: {e:#}")],
+        )),
+    }
+}

@@ -58,9 +58,19 @@ pub struct Kube {
     pub default_namespace: String,
 }
 
+/// In auto mode (no Kubernetes flag given), how long an unreachable or
+/// silent API server may keep Docker waiting: the connection and the
+/// first answer (`/version`) each, whatever `--timeout` says.
+pub const AUTO_GIVE_UP: Duration = Duration::from_secs(4);
+
 pub async fn connect(opts: &Options) -> Result<Kube, ConnectError> {
     let (mut config, context) = load_config(opts).await?;
-    config.connect_timeout = Some(opts.timeout);
+    let auto = opts.deployment == crate::collect::DeploymentChoice::Auto;
+    config.connect_timeout = Some(if auto {
+        opts.timeout.min(AUTO_GIVE_UP)
+    } else {
+        opts.timeout
+    });
     // Our own timeout covers each request; kube's would cut long log reads.
     config.read_timeout = None;
     let server = config.cluster_url.to_string();
@@ -68,14 +78,48 @@ pub async fn connect(opts: &Options) -> Result<Kube, ConnectError> {
     let client = Client::try_from(config).map_err(|e| {
         anyhow!("cannot use the Kubernetes API server {server} (context {context}): {e}")
     })?;
-    Ok(Kube {
+    let kube = Kube {
         client,
         sem: Arc::new(Semaphore::new(opts.concurrency)),
         timeout: opts.timeout,
         server: server.trim_end_matches('/').to_string(),
         context,
         default_namespace,
-    })
+    };
+    if auto {
+        kube.probe().await?;
+    }
+    Ok(kube)
+}
+
+impl Kube {
+    /// One cheap request (`/version`, readable by everyone) that must be
+    /// answered within `AUTO_GIVE_UP`: a cluster that accepts connections
+    /// and never answers is given up quickly, so Docker is tried next.
+    async fn probe(&self) -> Result<(), ConnectError> {
+        let a = Access {
+            verb: "get",
+            resource: "version",
+            group: "",
+            namespace: None,
+        };
+        let req = http::Request::get("/version")
+            .body(Vec::new())
+            .expect("a static URI");
+        match tokio::time::timeout(AUTO_GIVE_UP, self.client.request::<Value>(req)).await {
+            Ok(Ok(_)) => Ok(()),
+            // It answered: whatever it said, detection will say it better.
+            Ok(Err(kube::Error::Api(_))) => Ok(()),
+            Ok(Err(e)) => Err(anyhow!("{}", self.convert(&a, e).message).into()),
+            Err(_) => Err(anyhow!(
+                "the Kubernetes API server {} (context {}) did not answer within {}s; pass --deployment kubernetes (or --context/--kubeconfig) to wait up to --timeout instead",
+                self.server,
+                self.context,
+                AUTO_GIVE_UP.as_secs()
+            )
+            .into()),
+        }
+    }
 }
 
 async fn load_config(opts: &Options) -> Result<(Config, String), ConnectError> {
@@ -274,6 +318,15 @@ impl Kube {
     pub async fn get(&self, a: Access<'_>, path: &str) -> Result<Value, KubeError> {
         let req = http::Request::get(path)
             .body(Vec::new())
+            .expect("a path is a valid URI");
+        self.json(a, req).await
+    }
+
+    /// One POST of a JSON document (a review), answered with JSON.
+    pub async fn post(&self, a: Access<'_>, path: &str, body: &Value) -> Result<Value, KubeError> {
+        let req = http::Request::post(path)
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(body).expect("JSON serializes"))
             .expect("a path is a valid URI");
         self.json(a, req).await
     }

@@ -29,7 +29,11 @@ async fn sourcegraph_pods(kube: &Kube, ns: Option<&str>) -> Result<Vec<Value>, K
 /// Connects and finds the namespace Sourcegraph runs in, or explains why
 /// not. `NotConfigured` means there was no Kubernetes configuration at all.
 pub async fn detect(opts: &Options) -> Result<Target, ConnectError> {
-    let kube = client::connect(opts).await?;
+    detect_with(client::connect(opts).await?, opts).await
+}
+
+/// `detect` on a client already made.
+pub async fn detect_with(kube: Kube, opts: &Options) -> Result<Target, ConnectError> {
     let explicit = opts.namespace.is_some();
     let ns = opts
         .namespace

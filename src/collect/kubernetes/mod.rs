@@ -5,6 +5,7 @@
 //! `managedFields`), so fields newer than our k8s-openapi types survive;
 //! the typed view is only for reasoning about pods.
 
+mod access;
 pub mod client;
 mod detect;
 mod lists;
@@ -28,6 +29,7 @@ use super::{Collector, Ctx};
 use crate::artifact::FileKind;
 use crate::bundle::format::{Deployment, DeploymentType};
 use crate::bundle::summary::Summary;
+pub use access::preflight;
 pub use detect::detect;
 
 pub const NAME: &str = "kubernetes";

@@ -36,6 +36,11 @@ fn statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
                 .into_iter()
                 .flatten(),
         )
+        .chain(
+            s.and_then(|s| s.ephemeral_container_statuses.as_ref())
+                .into_iter()
+                .flatten(),
+        )
 }
 
 fn all_containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
@@ -57,8 +62,17 @@ fn all_containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
 pub fn log_jobs(pod: &Pod) -> Vec<LogJob> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let mut out = Vec::new();
-    for (c, _) in all_containers(pod) {
-        let Some(st) = statuses(pod).find(|s| s.name == c.name) else {
+    // Ephemeral debug containers (`kubectl debug`) log like the others:
+    // what someone ran while debugging is evidence too.
+    let ephemeral = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.ephemeral_containers.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| &c.name);
+    for c_name in all_containers(pod).map(|(c, _)| &c.name).chain(ephemeral) {
+        let Some(st) = statuses(pod).find(|s| &s.name == c_name) else {
             continue;
         };
         let state = st.state.as_ref();
@@ -74,7 +88,7 @@ pub fn log_jobs(pod: &Pod) -> Vec<LogJob> {
             if exists {
                 out.push(LogJob {
                     pod: name.clone(),
-                    container: c.name.clone(),
+                    container: c_name.clone(),
                     previous,
                 });
             }
