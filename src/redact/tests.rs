@@ -606,6 +606,34 @@ fn structure_is_read_line_by_line_in_text_that_is_not_utf8() {
     );
 }
 
+/// A YAML document that is one string over several lines (a top-level
+/// `>` block or a quoted string across lines) holds text: folded by the
+/// parser, its env pairs and `key: |` blocks no longer looked like
+/// themselves and leaked (found by fuzzing). It is read line by line, and
+/// a second pass changes nothing.
+#[test]
+fn a_document_that_is_one_multiline_string_is_read_line_by_line() {
+    let r = redactor();
+    for body in [
+        ">\nenv:\n- name: PGPASSWORD\n  value: pw-env-1\n",
+        "\"x\nsecretKey: |\n  pw-block-2\ny\"\n",
+    ] {
+        let (once, _, notes) = file(&r, "k8s/x.yaml", body.as_bytes());
+        assert!(
+            !once.contains("pw-env-1") && !once.contains("pw-block-2"),
+            "{once}"
+        );
+        assert!(
+            notes[0].contains("one string over several lines"),
+            "{notes:?}"
+        );
+        assert_eq!(once.lines().count(), body.lines().count());
+        let (twice, counts, _) = file(&r, "k8s/x.yaml", once.as_bytes());
+        assert_eq!(once, twice);
+        assert!(counts.is_empty(), "{counts:?}");
+    }
+}
+
 #[test]
 fn a_value_that_is_itself_a_pair_is_scanned() {
     // OTEL_EXPORTER_OTLP_HEADERS is no secret name, but its value is a pair.

@@ -94,7 +94,21 @@ pub fn redact(
 fn parse(format: Format, src: &str) -> Result<Vec<Node>, String> {
     match format {
         Format::Json => Ok(vec![json::parse(src)?]),
-        Format::Yaml => yaml::parse(src),
+        Format::Yaml => {
+            let docs = yaml::parse(src)?;
+            // A document that is one string over several lines (`>` or
+            // `|` at the top, a quoted string across lines) holds text,
+            // not structure; folded, its `key: |` blocks and env pairs no
+            // longer look like themselves. The line pass reads it as
+            // written (found by fuzzing).
+            if docs
+                .iter()
+                .any(|d| matches!(d.kind, Kind::Str(_)) && src[d.start..d.end].contains('\n'))
+            {
+                return Err("a document that is one string over several lines".into());
+            }
+            Ok(docs)
+        }
     }
 }
 

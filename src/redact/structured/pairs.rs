@@ -51,6 +51,11 @@ pub fn env_pairs(text: &str, red: &mut LineRedactor, counts: &mut BTreeMap<Strin
             }
             if indent(body) > *key_indent {
                 let content = body.trim_start();
+                // Redacted already (a second pass): left as it is.
+                if is_marker(content.as_bytes()) {
+                    out.push_str(line);
+                    continue;
+                }
                 let marker = red.marker().make(r, content.as_bytes());
                 *counts.entry(r.clone()).or_default() += 1;
                 out.push_str(&body[..indent(body)]);
