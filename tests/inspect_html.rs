@@ -66,11 +66,11 @@ fn hostile_bundle(dir: &Path) -> std::path::PathBuf {
     bundle(dir, "evil.zip", "search", "kubernetes", &files)
 }
 
-#[test]
-fn html_page_escapes_everything_from_the_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = hostile_bundle(dir.path());
-    let page = dir.path().join("report.html");
+/// `inspect --html` of the hostile bundle, which must succeed: the page
+/// and the run.
+fn hostile_page(dir: &Path) -> (std::path::PathBuf, Run) {
+    let b = hostile_bundle(dir);
+    let page = dir.join("report.html");
     let r = sg(
         &[
             "inspect",
@@ -78,9 +78,16 @@ fn html_page_escapes_everything_from_the_bundle() {
             "--html",
             page.to_str().unwrap(),
         ],
-        dir.path(),
+        dir,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+    (page, r)
+}
+
+#[test]
+fn html_page_escapes_everything_from_the_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let (page, r) = hostile_page(dir.path());
     assert!(r.stdout.contains("wrote"), "{}", r.stdout);
     let html = std::fs::read_to_string(&page).unwrap();
     // Not one tag from the bundle survives as markup, and the page has no
@@ -137,18 +144,7 @@ fn html_page_renders_inert_in_a_real_browser() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let b = hostile_bundle(dir.path());
-    let page = dir.path().join("report.html");
-    let r = sg(
-        &[
-            "inspect",
-            b.to_str().unwrap(),
-            "--html",
-            page.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (page, _) = hostile_page(dir.path());
     let url = format!("file://{}", page.display());
     let profile = tempfile::tempdir().unwrap();
     let out = run_chromium(&bin, profile.path(), &["--dump-dom", &url]);

@@ -570,14 +570,20 @@ fn a_forbidden_service_proxy_names_the_grant() {
     r.assert_absent(TOKEN);
 }
 
+/// An instance on HTTPS with a certificate from a test CA, and the CA's
+/// file (for --ca-cert) in `dir`.
+fn tls_instance(dir: &Path) -> (FakeSourcegraph, std::path::PathBuf) {
+    let certs = TestCerts::new();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &certs.ca_pem).unwrap();
+    (FakeSourcegraph::start_tls(Instance::default(), &certs), ca)
+}
+
 #[test]
 fn https_with_ca_cert_or_insecure_skip_verify() {
     let dir = tempfile::tempdir().unwrap();
     let kube = healthy_kube();
-    let certs = TestCerts::new();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &certs.ca_pem).unwrap();
-    let sg = FakeSourcegraph::start_tls(Instance::default(), &certs);
+    let (sg, ca) = tls_instance(dir.path());
     let e = with_token(&sg.https_url());
     // Not trusted: a TLS failure, saying what to do.
     let r = collect(&kube, dir.path(), &[], &env(&e));
@@ -661,10 +667,7 @@ fn connect_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
 fn https_proxy_tunnels_with_connect() {
     let dir = tempfile::tempdir().unwrap();
     let kube = healthy_kube();
-    let certs = TestCerts::new();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &certs.ca_pem).unwrap();
-    let sg = FakeSourcegraph::start_tls(Instance::default(), &certs);
+    let (sg, ca) = tls_instance(dir.path());
     let (proxy, heads) = connect_proxy();
     let mut e = with_token(&sg.https_url());
     e.push(("HTTPS_PROXY", proxy.clone()));

@@ -292,9 +292,7 @@ impl Redactor {
         let body: Box<dyn BufRead + Send> = Box::new(BufReader::new(Cursor::new(buf).chain(rest)));
         Outcome::Kept(self.line_pass(meta, body, counts))
     }
-}
 
-impl Redactor {
     /// `structured::env_pairs` over text that is not all UTF-8 (one stray
     /// Latin-1 byte must not hide an env pair's secret): it reads a lossy
     /// copy, and every line it left alone keeps its original bytes.
