@@ -253,24 +253,26 @@ impl Redactor {
         let why = if buf.len() > MAX_STRUCTURED {
             format!("larger than {MAX_STRUCTURED} bytes")
         } else {
-            match std::str::from_utf8(&buf) {
-                Err(_) => "not valid UTF-8".to_string(),
+            let mut local = BTreeMap::new();
+            let mut line = self.line_redactor();
+            let done = match std::str::from_utf8(&buf) {
                 Ok(text) => {
-                    let mut local = BTreeMap::new();
-                    match structured::redact(format, text, &mut self.line_redactor(), &mut local) {
-                        Ok(out) => {
-                            for (rule, n) in local {
-                                counts.add(&rule, n);
-                            }
-                            return Outcome::Kept(RedactedArtifact {
-                                meta,
-                                body: Box::new(Cursor::new(out.into_bytes())),
-                                counts,
-                            });
-                        }
-                        Err(e) => e,
-                    }
+                    structured::redact(format, text, &mut line, &mut local).map(String::into_bytes)
                 }
+                Err(_) => structured::redact_bytes(format, &buf, &mut line, &mut local),
+            };
+            match done {
+                Ok(out) => {
+                    for (rule, n) in local {
+                        counts.add(&rule, n);
+                    }
+                    return Outcome::Kept(RedactedArtifact {
+                        meta,
+                        body: Box::new(Cursor::new(out)),
+                        counts,
+                    });
+                }
+                Err(e) => e,
             }
         };
         // Fail closed: the stricter line pass, never the raw bytes.

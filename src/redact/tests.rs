@@ -569,21 +569,15 @@ fn unparseable_structured_files_fall_back_to_lines() {
     assert!(notes[0].contains("redacted line by line"), "{notes:?}");
 }
 
-/// One byte that is not UTF-8 (a Latin-1 comment) made the file
-/// unparseable, and the line-by-line reading of structure was skipped:
-/// env pairs and block scalars under secret keys leaked (found by
-/// fuzzing). Now they are found, and the other bytes are kept as they are.
-#[test]
-fn structure_is_read_line_by_line_in_text_that_is_not_utf8() {
-    let r = redactor();
-    let body = b"# caf\xe9\nenv:\n- name: PGPASSWORD\n  value: pw-env-1\nsecretKey: |\n  pw-block-2\nnote: \xff\xfe\n".to_vec();
+/// Redacts `body` as a config file; the output's raw bytes and notes.
+fn config_bytes(r: &Redactor, path: &str, body: &[u8]) -> (Vec<u8>, Vec<String>) {
     let a = Artifact {
         meta: ArtifactMeta {
-            path: BundlePath::new("k8s/deploy.yaml").unwrap(),
+            path: BundlePath::new(path).unwrap(),
             kind: FileKind::Config,
             collector: "t".into(),
         },
-        body: Body::Bytes(body),
+        body: Body::Bytes(body.to_vec()),
     };
     let Outcome::Kept(k) = r.redact(a) else {
         panic!("omitted")
@@ -591,19 +585,44 @@ fn structure_is_read_line_by_line_in_text_that_is_not_utf8() {
     let (_, mut rd, counts) = k.into_parts();
     let mut out = Vec::new();
     rd.read_to_end(&mut out).unwrap();
+    (out, counts.notes())
+}
+
+/// One byte that is not UTF-8 (a Latin-1 comment) must not cost a file
+/// its structure. Sent to the line pass, env pairs and block scalars
+/// under secret keys leaked; later, once the invalid bytes sat inside a
+/// redacted value, the output was valid UTF-8 and a second pass read it
+/// by structure and redacted more (both found by fuzzing). Now the
+/// structure is read through a lossy copy and the other bytes are kept.
+#[test]
+fn text_that_is_not_utf8_is_redacted_by_structure_and_keeps_its_bytes() {
+    let r = redactor();
+    let body = b"# caf\xe9\nenv:\n- name: PGPASSWORD\n  value: pw-env-1\nsecretKey: |\n  pw-block-2\npassword: x\xff\xfey\nnote: \xff\xfe\n";
+    let (out, notes) = config_bytes(&r, "k8s/deploy.yaml", body);
     let text = String::from_utf8_lossy(&out);
-    assert!(
-        !text.contains("pw-env-1") && !text.contains("pw-block-2"),
-        "{text}"
-    );
+    for secret in ["pw-env-1", "pw-block-2", "x\u{fffd}y"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
     assert!(out.starts_with(b"# caf\xe9\n"), "{text}");
     assert!(out.ends_with(b"note: \xff\xfe\n"), "{text}");
-    assert_eq!(text.lines().count(), 7);
-    assert!(
-        counts.notes()[0].contains("not valid UTF-8"),
-        "{:?}",
-        counts.notes()
-    );
+    assert_eq!(text.lines().count(), 8, "{text}");
+    assert!(notes.is_empty(), "{notes:?}");
+    let (again, _) = config_bytes(&r, "k8s/deploy.yaml", &out);
+    assert_eq!(again, out, "a second pass changed it");
+}
+
+/// Not UTF-8 and not parseable either: the line pass, after env pairs
+/// are looked for in a lossy copy, with every other byte kept.
+#[test]
+fn text_that_is_not_utf8_nor_parseable_reads_env_pairs_line_by_line() {
+    let r = redactor();
+    let body = b"# caf\xe9\nenv:\n- name: PGPASSWORD\n  value: pw-env-1\nbroken: [\xff\n";
+    let (out, notes) = config_bytes(&r, "k8s/deploy.yaml", body);
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains("pw-env-1"), "{text}");
+    assert!(out.starts_with(b"# caf\xe9\n"), "{text}");
+    assert!(out.ends_with(b"broken: [\xff\n"), "{text}");
+    assert!(notes[0].contains("redacted line by line"), "{notes:?}");
 }
 
 /// A YAML document that is one string over several lines (a top-level

@@ -64,6 +64,68 @@ pub fn redact(
     red: &mut LineRedactor,
     counts: &mut BTreeMap<String, u64>,
 ) -> Result<String, String> {
+    let repl = replacements(format, src, red, counts)?;
+    let out = splice(src.as_bytes(), &repl, |i| i);
+    // Replacements are whole UTF-8 strings at character boundaries.
+    let out = String::from_utf8(out).map_err(|_| "replacement split a character".to_string())?;
+    parse(format, &out).map_err(|e| format!("redacted output no longer parses: {e}"))?;
+    Ok(out)
+}
+
+/// As `redact`, for a file that is not all UTF-8: one stray Latin-1 byte
+/// must not cost a YAML file its structure. The structure is read from a
+/// copy where each invalid sequence is U+FFFD; the replacements are made
+/// in the original bytes, so every byte outside a redacted value is kept
+/// as it was. (Sent to the line pass instead, the file came out valid
+/// UTF-8 once its invalid bytes sat inside a redacted value, and a second
+/// pass then read it by structure and redacted more: found by fuzzing.)
+pub fn redact_bytes(
+    format: Format,
+    bytes: &[u8],
+    red: &mut LineRedactor,
+    counts: &mut BTreeMap<String, u64>,
+) -> Result<Vec<u8>, String> {
+    let (lossy, map) = lossy_with_map(bytes);
+    let repl = replacements(format, &lossy, red, counts)?;
+    let original = |i: usize| {
+        // The last break at or before `i`: positions between breaks move
+        // by the same amount, and replacements start and end on characters.
+        let k = map.partition_point(|&(l, _)| l <= i) - 1;
+        let (l, o) = map[k];
+        o + (i - l)
+    };
+    let out = splice(bytes, &repl, original);
+    parse(format, &String::from_utf8_lossy(&out))
+        .map_err(|e| format!("redacted output no longer parses: {e}"))?;
+    Ok(out)
+}
+
+/// `String::from_utf8_lossy`, with the breaks where lossy and original
+/// positions part: `(lossy, original)` at the start and after each
+/// invalid sequence.
+fn lossy_with_map(bytes: &[u8]) -> (String, Vec<(usize, usize)>) {
+    let mut lossy = String::with_capacity(bytes.len() + 16);
+    let mut map = vec![(0, 0)];
+    let mut at = 0;
+    for chunk in bytes.utf8_chunks() {
+        lossy.push_str(chunk.valid());
+        at += chunk.valid().len();
+        if !chunk.invalid().is_empty() {
+            lossy.push(char::REPLACEMENT_CHARACTER);
+            at += chunk.invalid().len();
+            map.push((lossy.len(), at));
+        }
+    }
+    (lossy, map)
+}
+
+/// The structured pass's replacements for `src`, sorted, never overlapping.
+fn replacements(
+    format: Format,
+    src: &str,
+    red: &mut LineRedactor,
+    counts: &mut BTreeMap<String, u64>,
+) -> Result<Vec<(usize, usize, String)>, String> {
     let docs = parse(format, src)?;
     let mut w = Walker {
         src,
@@ -76,19 +138,24 @@ pub fn redact(
     }
     let mut repl = w.repl;
     repl.sort_by_key(|r| r.0);
-    let mut out = String::with_capacity(src.len());
-    let mut at = 0;
-    for (s, e, text) in repl {
-        if s < at {
-            return Err("overlapping replacements".into());
-        }
-        out.push_str(&src[at..s]);
-        out.push_str(&text);
-        at = e;
+    if repl.windows(2).any(|w| w[1].0 < w[0].1) {
+        return Err("overlapping replacements".into());
     }
-    out.push_str(&src[at..]);
-    parse(format, &out).map_err(|e| format!("redacted output no longer parses: {e}"))?;
-    Ok(out)
+    Ok(repl)
+}
+
+/// `src` with each replacement's span (in positions `at` maps to `src`'s)
+/// swapped for its text.
+fn splice(src: &[u8], repl: &[(usize, usize, String)], at: impl Fn(usize) -> usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(src.len());
+    let mut from = 0;
+    for (s, e, text) in repl {
+        out.extend_from_slice(&src[from..at(*s)]);
+        out.extend_from_slice(text.as_bytes());
+        from = at(*e);
+    }
+    out.extend_from_slice(&src[from..]);
+    out
 }
 
 fn parse(format: Format, src: &str) -> Result<Vec<Node>, String> {
