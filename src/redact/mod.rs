@@ -250,19 +250,10 @@ impl Redactor {
             };
         }
         let rest = limited.into_inner();
-        let why = if buf.len() > MAX_STRUCTURED {
-            format!("larger than {MAX_STRUCTURED} bytes")
-        } else {
-            let mut local = BTreeMap::new();
-            let mut line = self.line_redactor();
-            let done = match std::str::from_utf8(&buf) {
-                Ok(text) => {
-                    structured::redact(format, text, &mut line, &mut local).map(String::into_bytes)
-                }
-                Err(_) => structured::redact_bytes(format, &buf, &mut line, &mut local),
-            };
-            match done {
-                Ok(out) => {
+        let whole = buf.len() <= MAX_STRUCTURED;
+        let why = if whole {
+            match self.by_structure(format, &buf) {
+                Ok((out, local)) => {
                     for (rule, n) in local {
                         counts.add(&rule, n);
                     }
@@ -274,6 +265,8 @@ impl Redactor {
                 }
                 Err(e) => e,
             }
+        } else {
+            format!("larger than {MAX_STRUCTURED} bytes")
         };
         // Fail closed: the stricter line pass, never the raw bytes.
         counts.note(format!(
@@ -291,8 +284,53 @@ impl Redactor {
         for (rule, n) in local {
             counts.add(&rule, n);
         }
-        let body: Box<dyn BufRead + Send> = Box::new(BufReader::new(Cursor::new(buf).chain(rest)));
-        Outcome::Kept(self.line_pass(meta, body, counts))
+        if !whole {
+            let body: Box<dyn BufRead + Send> =
+                Box::new(BufReader::new(Cursor::new(buf).chain(rest)));
+            return Outcome::Kept(self.line_pass(meta, body, counts));
+        }
+        // A marker can stand where the text that broke the parse was: the
+        // line pass's output may parse. It is then redacted by structure
+        // too, now rather than on a second pass (which found more and so
+        // was not idempotent: found by fuzzing).
+        let mut lined = Vec::with_capacity(buf.len());
+        RedactingReader::new(Cursor::new(buf), self.line_redactor(), counts.clone())
+            .read_to_end(&mut lined)
+            .expect("reading from memory");
+        let out = match self.by_structure(format, &lined) {
+            Ok((out, local)) => {
+                for (rule, n) in local {
+                    counts.add(&rule, n);
+                }
+                counts.note(
+                    "then by structure: with the markers in, the file could be parsed".into(),
+                );
+                out
+            }
+            Err(_) => lined,
+        };
+        Outcome::Kept(RedactedArtifact {
+            meta,
+            body: Box::new(Cursor::new(out)),
+            counts,
+        })
+    }
+
+    /// The structured pass over a file held whole; `Err` says why not.
+    fn by_structure(
+        &self,
+        format: Format,
+        buf: &[u8],
+    ) -> Result<(Vec<u8>, BTreeMap<String, u64>), String> {
+        let mut local = BTreeMap::new();
+        let mut line = self.line_redactor();
+        let out = match std::str::from_utf8(buf) {
+            Ok(text) => {
+                structured::redact(format, text, &mut line, &mut local).map(String::into_bytes)
+            }
+            Err(_) => structured::redact_bytes(format, buf, &mut line, &mut local),
+        }?;
+        Ok((out, local))
     }
 
     /// `structured::env_pairs` over text that is not all UTF-8 (one stray

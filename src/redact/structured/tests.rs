@@ -61,3 +61,44 @@ fn env_pairs_are_found_without_structure() {
     assert!(!out.contains("Zq8rT1vX9kLm2NwP4yBs"), "{out}");
     assert_eq!(out.lines().count(), src.lines().count());
 }
+
+/// A tagged scalar was "not text" and never looked at: `note: !custom |`
+/// over `password=...` lines leaked, and so did a whole document that is
+/// one tagged block (found by fuzzing). Its span starts at the tag, which
+/// stays; the scalar after it is what is redacted.
+#[test]
+fn tagged_scalars_are_text_and_keep_their_tags() {
+    let src = "a: |\n  b\nnote: !custom |\n  password=Zq8rT1vX9kLm2NwP4yBs\nx: !t \"token=Zq8rT1vX9kLm2NwP4yBt\"\nn: !!int 5\n";
+    let d = parse(Format::Yaml, src).unwrap();
+    let Kind::Map(e) = &d[0].kind else { panic!() };
+    let got: Vec<&str> = e.iter().map(|(_, v)| &src[v.start..v.end]).collect();
+    assert_eq!(
+        got,
+        [
+            "|\n  b",
+            "|\n  password=Zq8rT1vX9kLm2NwP4yBs",
+            "\"token=Zq8rT1vX9kLm2NwP4yBt\"",
+            "5"
+        ]
+    );
+    let out = redact(Format::Yaml, src, &mut red(), &mut BTreeMap::new()).unwrap();
+    assert!(!out.contains("Zq8rT1vX9kLm2NwP4y"), "{out}");
+    assert!(
+        out.contains("note: !custom ") && out.contains("x: !t \"token="),
+        "{out}"
+    );
+    assert!(out.contains("n: !!int 5"), "{out}");
+    assert_eq!(out.lines().count(), src.lines().count(), "{out}");
+    let again = redact(Format::Yaml, &out, &mut red(), &mut BTreeMap::new()).unwrap();
+    assert_eq!(again, out);
+    // A document that is one tagged block is text: the line pass reads it.
+    assert!(
+        redact(
+            Format::Yaml,
+            "!t |\n- password: x\n",
+            &mut red(),
+            &mut BTreeMap::new()
+        )
+        .is_err()
+    );
+}

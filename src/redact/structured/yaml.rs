@@ -32,10 +32,13 @@ pub(super) fn parse(src: &str) -> Result<Vec<Node>, String> {
         })?;
         let (start, end) = (byte(span.start.index()), byte(span.end.index()));
         let node = match ev {
-            Event::Scalar(v, style, _, tag) => {
+            Event::Scalar(v, style, _, _tag) => {
                 let plain_literal = style == ScalarStyle::Plain
                     && (is_plain_literal(&v) || v.parse::<f64>().is_ok());
-                let kind = if plain_literal || tag.is_some_and(|t| t.suffix != "str") {
+                // A tag does not make text less of a secret: `!custom |`
+                // over `password=...` lines was never looked at (found by
+                // fuzzing). Only numbers, booleans and null are not text.
+                let kind = if plain_literal {
                     Kind::Other(v.into_owned())
                 } else {
                     Kind::Str(v.into_owned())
@@ -94,6 +97,17 @@ pub(super) fn parse(src: &str) -> Result<Vec<Node>, String> {
 /// replacement swaps exactly the scalar.
 fn scalar_extent(src: &str, start: usize, end: usize, style: ScalarStyle) -> (usize, usize) {
     let b = src.as_bytes();
+    // The parser's span starts at the node's properties (`!tag`, `&anchor`)
+    // when it has any: they stay, the scalar starts after them.
+    let mut start = start;
+    while start < end && matches!(b[start], b'!' | b'&') {
+        while start < end && !b[start].is_ascii_whitespace() {
+            start += 1;
+        }
+        while start < end && b[start].is_ascii_whitespace() {
+            start += 1;
+        }
+    }
     match style {
         ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
             let q = if style == ScalarStyle::SingleQuoted {
@@ -120,7 +134,11 @@ fn scalar_extent(src: &str, start: usize, end: usize, style: ScalarStyle) -> (us
             } else {
                 '>'
             };
-            let s = src[..start].rfind(ind).unwrap_or(start);
+            let s = if b.get(start) == Some(&(ind as u8)) {
+                start
+            } else {
+                src[..start].rfind(ind).unwrap_or(start)
+            };
             let mut e = end.min(src.len());
             while e > s && matches!(b[e - 1], b'\n' | b'\r' | b' ' | b'\t') {
                 e -= 1;
