@@ -115,6 +115,30 @@ fn check_on_an_unreachable_docker_says_it_cannot_run_and_why() {
     assert!(r.stdout.contains("NOT reachable"), "{}", r.stdout);
     assert!(r.stdout.contains("verdict: cannot run"), "{}", r.stdout);
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    // check takes only what the preflight reads: a bundle's flags are
+    // refused, not silently ignored (collect --dry-run takes them all).
+    for flag in [&["-o", "out.zip"][..], &["-c", "other"], &["--since", "1h"]] {
+        let mut args = vec!["check", "--docker-host", host];
+        args.extend(flag);
+        let r = sg(&args, dir.path());
+        assert_eq!(r.code, 2, "{flag:?}: {}", r.stderr);
+        assert!(r.stderr.contains("unexpected argument"), "{}", r.stderr);
+    }
+    let r = sg(
+        &[
+            "collect",
+            "--dry-run",
+            "--docker-host",
+            host,
+            "-c",
+            "other",
+            "-o",
+            "out.zip",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]

@@ -19,6 +19,10 @@ use crate::collect::{
 };
 use crate::drift;
 
+const DEFAULT_SINCE: &str = "24h";
+const DEFAULT_MAX_LOG_BYTES: &str = "10MiB";
+const DEFAULT_DEADLINE: &str = "10m";
+
 #[derive(Debug, Args)]
 pub struct CollectArgs {
     /// Incident category (see `sg-debug categories`); asked for when
@@ -38,20 +42,60 @@ pub struct CollectArgs {
     #[arg(long)]
     pub force: bool,
     /// Logs from this far back: 90s, 30m, 24h, 7d
-    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_SINCE)]
     pub since: String,
     /// Per container, keep at most this much log (newest kept): 10MiB, 500KiB, 1GiB
-    #[arg(long, value_name = "SIZE", default_value = "10MiB")]
+    #[arg(long, value_name = "SIZE", default_value = DEFAULT_MAX_LOG_BYTES)]
     pub max_log_bytes: String,
+    /// Stop collecting after this long and write what was collected
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_DEADLINE)]
+    pub deadline: String,
+    /// Replace IP addresses, hostnames and email addresses with consistent
+    /// pseudonyms; the mapping goes to BUNDLE.network-map.json, beside the
+    /// bundle and never inside it
+    #[arg(long)]
+    pub obfuscate_network: bool,
+    /// Print each step on stderr
+    #[arg(long, short = 'v', conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// No progress output: only problems, and the bundle's path on stdout
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Compare the deployment with its upstream, into diff/ in the bundle:
+    /// a checkout of a deploy repository at your release tag (or its base/),
+    /// its rendered YAML (`kubectl kustomize`, `helm template`), or a
+    /// docker-compose.yaml followed by its overrides; repeatable
+    #[arg(long, value_name = "PATH")]
+    pub upstream: Vec<PathBuf>,
+    /// More fields for the upstream diff to ignore (what your cluster's
+    /// admission controllers set), in the format of docs/upstream-diff.md;
+    /// repeatable
+    #[arg(long, value_name = "FILE")]
+    pub diff_noise: Vec<PathBuf>,
+    /// Collect nothing: say what would be used and found, which
+    /// permissions are granted and what the bundle would miss (`sg-debug
+    /// check`); exit 0 complete, 3 partial, 1 cannot run
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run (or check): print the preflight as JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub rules: super::RuleArgs,
+}
+
+/// What chooses and reaches the deployment (and its instance API): the
+/// flags `collect` and `check` share.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
     /// Requests in flight at once
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
     /// Give up on one request after this long
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub timeout: String,
-    /// Stop collecting after this long and write what was collected
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
-    pub deadline: String,
     /// Which kind of deployment to collect from: auto tries Kubernetes
     /// (when a kube config is available) and then Docker
     #[arg(long, value_enum, value_name = "KIND", default_value_t = DeploymentArg::Auto)]
@@ -97,38 +141,18 @@ pub struct CollectArgs {
     /// Kubernetes: do not list Secrets (no Helm release values, no Secret key names), for RBAC without them
     #[arg(long)]
     pub no_secrets: bool,
-    /// Replace IP addresses, hostnames and email addresses with consistent
-    /// pseudonyms; the mapping goes to BUNDLE.network-map.json, beside the
-    /// bundle and never inside it
-    #[arg(long)]
-    pub obfuscate_network: bool,
-    /// Print each step on stderr
-    #[arg(long, short = 'v', conflicts_with = "quiet")]
-    pub verbose: bool,
-    /// No progress output: only problems, and the bundle's path on stdout
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Compare the deployment with its upstream, into diff/ in the bundle:
-    /// a checkout of a deploy repository at your release tag (or its base/),
-    /// its rendered YAML (`kubectl kustomize`, `helm template`), or a
-    /// docker-compose.yaml followed by its overrides; repeatable
-    #[arg(long, value_name = "PATH")]
-    pub upstream: Vec<PathBuf>,
-    /// More fields for the upstream diff to ignore (what your cluster's
-    /// admission controllers set), in the format of docs/upstream-diff.md;
-    /// repeatable
-    #[arg(long, value_name = "FILE")]
-    pub diff_noise: Vec<PathBuf>,
-    /// Collect nothing: say what would be used and found, which
-    /// permissions are granted and what the bundle would miss (`sg-debug
-    /// check`); exit 0 complete, 3 partial, 1 cannot run
-    #[arg(long)]
-    pub dry_run: bool,
-    /// With --dry-run (or check): print the preflight as JSON
+}
+
+/// `sg-debug check`: only what the preflight reads. The flags that shape
+/// a bundle (`-o`, `-c`, `--since`, ...) are `collect`'s; `collect
+/// --dry-run` takes them all, for a command line about to be run.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print the preflight as JSON
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub rules: super::RuleArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -273,6 +297,25 @@ fn options(a: &CollectArgs) -> Result<Options> {
             a.max_log_bytes
         )));
     }
+    let dur =
+        |flag: &str, v: &str| parse_duration(v).map_err(|e| usage(format!("{flag} {v}: {e}")));
+    Ok(Options {
+        since: dur("--since", &a.since)?,
+        max_log_bytes,
+        deadline: dur("--deadline", &a.deadline)?,
+        obfuscate_network: a.obfuscate_network,
+        ..target_options(&a.target)?
+    })
+}
+
+/// The options `check` runs with: its target flags, and collect's
+/// defaults for the rest.
+pub fn check_options(a: &CheckArgs) -> Result<Options> {
+    target_options(&a.target)
+}
+
+fn target_options(a: &TargetArgs) -> Result<Options> {
+    let usage = |m: String| anyhow::Error::from(UsageError(m));
     if a.concurrency == 0 || a.concurrency > 64 {
         return Err(usage(format!(
             "--concurrency {}: must be between 1 and 64",
@@ -283,12 +326,13 @@ fn options(a: &CollectArgs) -> Result<Options> {
     let instance = instance_access(a)?;
     let dur =
         |flag: &str, v: &str| parse_duration(v).map_err(|e| usage(format!("{flag} {v}: {e}")));
+    let default = |v: &str| parse_duration(v).expect("a valid default");
     Ok(Options {
-        since: dur("--since", &a.since)?,
-        max_log_bytes,
+        since: default(DEFAULT_SINCE),
+        max_log_bytes: parse_size(DEFAULT_MAX_LOG_BYTES).expect("a valid default"),
         concurrency: a.concurrency,
         timeout: dur("--timeout", &a.timeout)?,
-        deadline: dur("--deadline", &a.deadline)?,
+        deadline: default(DEFAULT_DEADLINE),
         docker_host: a
             .docker_host
             .clone()
@@ -296,7 +340,7 @@ fn options(a: &CollectArgs) -> Result<Options> {
         project: a.project.clone(),
         container: a.container.clone(),
         pure_docker: a.pure_docker,
-        obfuscate_network: a.obfuscate_network,
+        obfuscate_network: false,
         no_exec: a.no_exec,
         no_secrets: a.no_secrets,
         deployment,
@@ -322,7 +366,7 @@ struct InstanceAccess {
 /// The instance API's endpoint and token, checked before any work: a URL
 /// that is not http(s), an unreadable CA file, or a URL given on the
 /// command line without a token is the user's to fix now.
-fn instance_access(a: &CollectArgs) -> Result<InstanceAccess> {
+fn instance_access(a: &TargetArgs) -> Result<InstanceAccess> {
     let usage = |m: String| anyhow::Error::from(UsageError(m));
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let (url, source) = match (&a.sourcegraph_url, env("SRC_ENDPOINT")) {
@@ -367,7 +411,7 @@ fn instance_access(a: &CollectArgs) -> Result<InstanceAccess> {
 
 /// Kubernetes flags and Docker flags name different deployments: a
 /// command line with both is a mistake, not a choice to guess at.
-fn deployment_choice(a: &CollectArgs) -> Result<DeploymentChoice> {
+fn deployment_choice(a: &TargetArgs) -> Result<DeploymentChoice> {
     let kube: Vec<&str> = [
         (a.kubeconfig.is_some(), "--kubeconfig"),
         (a.context.is_some(), "--context"),

@@ -54,7 +54,7 @@ pub enum Command {
     /// Preflight: what collect would use and find, which permissions are
     /// granted, what the bundle would miss (same as `collect --dry-run`);
     /// exit 0 complete, 3 partial, 1 cannot run
-    Check(collect::CollectArgs),
+    Check(collect::CheckArgs),
     /// Print the Kubernetes RBAC (read-only) that grants exactly what collect reads
     Rbac(rbac::RbacArgs),
     /// The triage ledger: record a debugging session's effort and outcome
@@ -71,10 +71,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Categories { json } => categories::run(json),
         Command::Report(args) => report::run(args),
         Command::Redact(args) => redact::run(args),
-        Command::Check(mut args) => {
-            args.dry_run = true;
-            collect::run(args)
-        }
+        Command::Check(args) => check::run(&collect::check_options(&args)?, args.json),
         Command::Rbac(args) => rbac::run(args),
         Command::Triage(args) => triage::run(args),
     }
