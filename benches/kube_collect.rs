@@ -19,7 +19,8 @@
 //! (BENCH_SCALE_PODS) and 50,000 events (BENCH_SCALE_EVENTS) behind 50 ms
 //! of latency: every list is paginated (500 a page), events are bounded
 //! (the newest 10,000 kept); wall time against the ideal and peak RSS
-//! (aims: 1.3x the ideal, 150 MB).
+//! (aims: 1.3x the ideal, 150 MB). With BENCH_BASELINE_BIN the same run
+//! is made with that binary too, and the bundles compared entry by entry.
 
 #[path = "../tests/support/fake_kube.rs"]
 mod fake_kube;
@@ -181,6 +182,16 @@ fn big_namespace() {
         latency.as_millis()
     );
     print_timing(&o, latency);
+    if let Ok(bin) = std::env::var("BENCH_BASELINE_BIN") {
+        let b = run_bin(&bin, &fake, dir.path(), "baseline.zip", &[]);
+        println!("  baseline {bin}:");
+        print_timing(&b, latency);
+        let (same, compared) = same_entries(
+            &dir.path().join("out.zip"),
+            &dir.path().join("baseline.zip"),
+        );
+        println!("  entries identical to the baseline's: {same} of {compared} compared");
+    }
 }
 
 /// Requests, wall time against the ideal (requests x latency /

@@ -635,28 +635,31 @@ fn lists_are_read_page_by_page_and_whole() {
 }
 
 /// A namespace with more events than the bound keeps the newest, and the
-/// collector's record says how many older ones were left out.
+/// collector's record says how many older ones were left out. Past twice
+/// the bound (25,000) the spool is cut down while listing, too.
 #[test]
 fn events_past_the_bound_keep_the_newest_and_say_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeKube::start(Scenario::generated(3, 1, 100).with_events(12_345));
-    let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(o.errors().is_empty(), "{:?}", o.errors());
-    let events = o.json("kubernetes/namespace/events.json");
-    let items = events["items"].as_array().unwrap();
-    assert_eq!(items.len(), 10_000);
-    // Oldest first, and the oldest kept is event 2345.
-    assert_eq!(items[0]["message"], "event 2345");
-    assert_eq!(items[9_999]["message"], "event 12344");
-    assert!(
-        o.collector()
-            .notes
-            .iter()
-            .any(|n| n == "namespace/events: kept the newest 10000 of 12345; 2345 older left out"),
-        "{:?}",
-        o.collector().notes
-    );
+    for total in [12_345, 25_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeKube::start(Scenario::generated(3, 1, 100).with_events(total));
+        let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(o.errors().is_empty(), "{:?}", o.errors());
+        let events = o.json("kubernetes/namespace/events.json");
+        let items = events["items"].as_array().unwrap();
+        assert_eq!(items.len(), 10_000);
+        // Oldest first, and the oldest kept is event total - 10,000.
+        let dropped = total - 10_000;
+        assert_eq!(items[0]["message"], format!("event {dropped}"));
+        assert_eq!(items[9_999]["message"], format!("event {}", total - 1));
+        let note =
+            format!("namespace/events: kept the newest 10000 of {total}; {dropped} older left out");
+        assert!(
+            o.collector().notes.contains(&note),
+            "{:?}",
+            o.collector().notes
+        );
+    }
 }
 
 /// A continue token that expires mid-list (410 Gone) restarts the list;

@@ -6,7 +6,7 @@
 pub mod channel;
 pub mod name;
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 pub use channel::{ChannelReader, ChannelWriter, channel};
 pub use name::{BundlePath, FileKind};
@@ -23,6 +23,11 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// Large or unbounded content (logs); read once, never held whole.
     Stream(Box<dyn Read + Send>),
+    /// A Kubernetes `List` too large to hold: its items as JSON Lines, one
+    /// object a line. The redactor redacts each item by structure and
+    /// writes the `List` document (`{"apiVersion", "items", "kind"}`,
+    /// pretty-printed), so no more than one item is ever in memory.
+    JsonList(Box<dyn BufRead + Send>),
 }
 
 pub struct Artifact {
@@ -35,6 +40,7 @@ impl Body {
         match self {
             Body::Bytes(b) => Box::new(std::io::Cursor::new(b)),
             Body::Stream(r) => r,
+            Body::JsonList(r) => Box::new(r),
         }
     }
 }

@@ -112,6 +112,18 @@ impl Sink {
         self.send(meta, Body::Stream(Box::new(reader))).await
     }
 
+    /// A Kubernetes `List` from its items as JSON Lines (a spool file):
+    /// the redactor writes the document, one item in memory at a time.
+    pub async fn json_list(
+        &self,
+        path: &str,
+        kind: FileKind,
+        items: impl std::io::BufRead + Send + 'static,
+    ) -> Result<()> {
+        let meta = self.meta(path, kind)?;
+        self.send(meta, Body::JsonList(Box::new(items))).await
+    }
+
     /// The at-a-glance `summary.json` and `summary.txt` every deployment
     /// collector writes (contract: `bundle::summary`).
     pub async fn summary(&self, summary: &Summary) -> Result<()> {

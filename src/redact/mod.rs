@@ -3,6 +3,7 @@
 //! constructor, so code outside this module cannot hand the packager
 //! anything that did not pass through `Redactor::redact`.
 
+mod list;
 pub mod marker;
 pub mod network;
 pub mod rules;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::sync::{Arc, Mutex};
 
-use crate::artifact::{Artifact, ArtifactMeta};
+use crate::artifact::{Artifact, ArtifactMeta, Body};
 use marker::Marker;
 use network::{NetworkObfuscator, NetworkReader};
 use rules::RuleSet;
@@ -191,6 +192,17 @@ impl Redactor {
     fn secrets(&self, artifact: Artifact) -> Outcome {
         let Artifact { meta, body } = artifact;
         let counts = RedactionCounts::default();
+        let body = match body {
+            Body::JsonList(items) => {
+                let reader = list::ListReader::new(items, self.line_redactor(), counts.clone());
+                return Outcome::Kept(RedactedArtifact {
+                    meta,
+                    body: Box::new(reader),
+                    counts,
+                });
+            }
+            other => other,
+        };
         let mut reader = BufReader::with_capacity(64 << 10, body.into_reader());
         let head = match reader.fill_buf() {
             Ok(h) => &h[..h.len().min(SNIFF)],

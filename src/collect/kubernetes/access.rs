@@ -98,7 +98,12 @@ async fn found(kube: &Kube, k: &KubePreflight, t: Target) -> Found {
             .iter()
             .any(|p| p.resource == plural && p.verb == "list" && p.allowed == Some(true))
     };
-    let mut lists: Vec<(&str, Vec<Value>)> = Vec::new();
+    // Listed as collect lists them, without the spool: only what tells
+    // the flavour is kept (the workloads, two ConfigMaps, whether a Helm
+    // release Secret is there).
+    let mut workloads: Vec<Value> = Vec::new();
+    let mut configmaps: Vec<Value> = Vec::new();
+    let mut any_helm = false;
     for spec in objects::NAMESPACED {
         let wanted = [
             "deployments",
@@ -107,29 +112,32 @@ async fn found(kube: &Kube, k: &KubePreflight, t: Target) -> Found {
             "configmaps",
             "secrets",
         ];
-        if wanted.contains(&spec.plural) && granted(spec.plural) {
-            let items = lists::list_kind(kube.clone(), spec, Some(t.namespace.clone()))
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default();
-            lists.push((spec.plural, items));
+        if !wanted.contains(&spec.plural) || !granted(spec.plural) {
+            continue;
+        }
+        let Ok(list) = lists::KindList::new(spec, &t.namespace, None) else {
+            continue;
+        };
+        match lists::list_kind(kube.clone(), spec, Some(t.namespace.clone()), list).await {
+            Ok(l) => match l.held {
+                lists::Held::Values(v) => workloads.extend(v),
+                lists::Held::FlavourConfigMaps(v) => configmaps = v,
+                lists::Held::Secrets { any_helm: h, .. } => any_helm = h,
+                _ => {}
+            },
+            Err(_) => continue,
         }
     }
-    let get = |plural: &str| -> &[Value] {
-        lists
-            .iter()
-            .find(|(p, _)| *p == plural)
-            .map(|(_, v)| v.as_slice())
-            .unwrap_or_default()
-    };
-    let workloads: Vec<&Value> = ["deployments", "statefulsets", "daemonsets"]
+    let workloads: Vec<&Value> = workloads.iter().collect();
+    let pod_images = t
+        .pods
         .iter()
-        .flat_map(|p| get(p))
-        .collect();
+        .flat_map(|p| objects::containers(&p["spec"]))
+        .filter_map(|c| c["image"].as_str());
     Found {
         kind: "kubernetes".into(),
-        flavour: objects::flavour(&workloads, get("configmaps"), get("secrets")).map(Into::into),
-        version: objects::version(&workloads, &t.pods),
+        flavour: objects::flavour(&workloads, &configmaps, any_helm).map(Into::into),
+        version: objects::version(&workloads, pod_images),
         description: format!(
             "Kubernetes namespace {} in context {} ({} Sourcegraph pods)",
             t.namespace,

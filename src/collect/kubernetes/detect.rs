@@ -4,26 +4,32 @@
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
-use kube::api::ListParams;
 use serde_json::Value;
 
-use super::client::{self, Access, ConnectError, ErrorKind, Kube, KubeError, list_path};
+use super::client::{self, Access, ConnectError, ErrorKind, Kube, list_path};
+use super::lists::{ListError, page_through};
 use super::{SELECTOR, Target};
 use crate::UsageError;
 use crate::collect::Options;
 
-async fn sourcegraph_pods(kube: &Kube, ns: Option<&str>) -> Result<Vec<Value>, KubeError> {
-    let req = kube::core::Request::new(list_path("", "v1", "pods", ns))
-        .list(&ListParams::default().labels(SELECTOR))
-        .expect("a static list request");
+/// The Sourcegraph pods (labelled `SELECTOR`) in `ns` or everywhere, a
+/// page at a time like every list. Short only if the API server expired
+/// the list twice; collect then adds the pods its own listing finds.
+async fn sourcegraph_pods(kube: &Kube, ns: Option<&str>) -> Result<Vec<Value>, ListError> {
+    let base = format!(
+        "{}?labelSelector={}",
+        list_path("", "v1", "pods", ns),
+        form_urlencoded::byte_serialize(SELECTOR.as_bytes()).collect::<String>()
+    );
     let access = Access {
         verb: "list",
         resource: "pods",
         group: "",
         namespace: ns,
     };
-    let list = kube.json(access, req).await?;
-    Ok(list["items"].as_array().cloned().unwrap_or_default())
+    let mut pods = Vec::new();
+    page_through(kube, access, &base, &mut pods).await?;
+    Ok(pods)
 }
 
 /// Connects and finds the namespace Sourcegraph runs in, or explains why
@@ -64,7 +70,7 @@ pub async fn detect_with(kube: Kube, opts: &Options) -> Result<Target, ConnectEr
             }
             by_ns
         }
-        Err(e) if e.kind == ErrorKind::Forbidden => {
+        Err(ListError::Api(e)) if e.kind == ErrorKind::Forbidden => {
             return Err(anyhow!(
                 "no pods labelled {SELECTOR} in {how} of {where_}, and listing pods in other namespaces is forbidden to these credentials; pass -n NAMESPACE with the namespace Sourcegraph runs in"
             )

@@ -1,20 +1,23 @@
-//! Objects: each kind listed once, written as a Kubernetes `List` (less
-//! `managedFields`), Secrets as shapes only, and the values each Helm
-//! release was installed with.
+//! Objects, listed page by page (`limit` and `continue`) and streamed as
+//! they arrive: each kind into a spool file of JSON Lines that the
+//! redactor turns into the bundle's `List` (less `managedFields`), so a
+//! namespace of 5,000 pods and 50,000 events is never held whole. What
+//! later steps need is all that is kept in memory (`Held`): typed pods,
+//! the workloads and claims, the ConfigMaps that mark a flavour, Helm's
+//! newest release Secrets, Secret shapes and node facts.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Seek, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use serde_json::{Value, json};
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::Value;
 
 use super::client::{Access, ErrorKind, Kube, KubeError, list_path};
 use super::objects::{self, KindSpec};
-use crate::artifact::FileKind;
-use crate::collect::Ctx;
-use crate::collect::parts::path_segment;
-
-/// Lists of objects by plural name; a kind that could not be listed is absent.
-pub type Lists = BTreeMap<&'static str, Vec<Value>>;
+use crate::collect::parts::tail::SpoolDir;
 
 /// Items asked for per request, as kubectl does: a namespace of 50,000
 /// events is a hundred answers of bounded size, not one huge one.
@@ -24,43 +27,75 @@ pub const PAGE: usize = 500;
 /// the newest say what is happening now. Documented in bundle-format.md.
 pub const MAX_EVENTS: usize = 10_000;
 
-/// A kind, listed page by page.
-pub struct Listed {
-    pub items: Vec<Value>,
-    /// Older events left out past `MAX_EVENTS`.
-    pub dropped: usize,
-    /// Why the list is incomplete, if it is: said, never silently short.
-    pub partial: Option<String>,
+/// What a paged list does with each page.
+pub trait Pages {
+    fn page(&mut self, items: Vec<Value>) -> io::Result<()>;
+    /// The continue token expired and the list starts over: forget what
+    /// the pages so far gave.
+    fn restart(&mut self) -> io::Result<()>;
 }
 
-/// Lists every object of `spec` with `limit` and `continue`. A continue
-/// token that expired (410 Gone: the list changed faster than it was read)
-/// restarts the list once; a second expiry keeps what was read and says so.
-pub async fn list_kind(
-    kube: Kube,
-    spec: &'static KindSpec,
-    ns: Option<String>,
-) -> Result<Listed, KubeError> {
-    let access = Access {
-        verb: "list",
-        resource: spec.plural,
-        group: spec.group,
-        namespace: ns.as_deref(),
-    };
-    let base = list_path(spec.group, spec.version, spec.plural, ns.as_deref());
-    let mut items: Vec<Value> = Vec::new();
+/// Why a list stopped.
+#[derive(Debug)]
+pub enum ListError {
+    Api(KubeError),
+    /// Writing the spool file failed (a full disk).
+    Spool(io::Error),
+}
+
+impl ListError {
+    /// What went wrong, for the manifest's errors.
+    pub fn message(&self) -> String {
+        match self {
+            ListError::Api(e) => e.message.clone(),
+            ListError::Spool(e) => format!(
+                "writing the list to the spool beside the bundle: {e}; free some space there or write the bundle elsewhere with -o"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for ListError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListError::Api(e) => write!(f, "{e}"),
+            ListError::Spool(_) => f.write_str(&self.message()),
+        }
+    }
+}
+
+/// Pages gathered whole, for lists that are small or must be whole.
+impl Pages for Vec<Value> {
+    fn page(&mut self, items: Vec<Value>) -> io::Result<()> {
+        self.extend(items);
+        Ok(())
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+}
+
+/// Every page of a list, with `limit` and `continue`, handed to `pages`.
+/// A continue token that expired (410 Gone: the list changed faster than
+/// it was read) restarts the list once; a second expiry keeps what was
+/// read and returns false: incomplete, and the caller says so.
+pub async fn page_through(
+    kube: &Kube,
+    access: Access<'_>,
+    base: &str,
+    pages: &mut impl Pages,
+) -> Result<bool, ListError> {
     let mut token: Option<String> = None;
     let mut restarted = false;
-    let mut dropped = 0;
-    // Memory stays bounded while paging: past twice the bound, the oldest
-    // events go (sorting once per MAX_EVENTS new ones, not per page).
-    let bound = (spec.plural == "events").then_some(MAX_EVENTS);
     loop {
+        let sep = if base.contains('?') { '&' } else { '?' };
         let path = match &token {
-            None => format!("{base}?limit={PAGE}"),
+            None => format!("{base}{sep}limit={PAGE}"),
             // Tokens are base64: `+`, `/` and `=` need escaping.
             Some(t) => format!(
-                "{base}?limit={PAGE}&continue={}",
+                "{base}{sep}limit={PAGE}&continue={}",
                 form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
             ),
         };
@@ -68,173 +103,428 @@ pub async fn list_kind(
             Ok(p) => p,
             Err(e) if e.kind == ErrorKind::Status(410) && !restarted => {
                 restarted = true;
-                items.clear();
-                dropped = 0;
                 token = None;
+                pages.restart().map_err(ListError::Spool)?;
                 continue;
             }
-            Err(e) if e.kind == ErrorKind::Status(410) => {
-                if let Some(max) = bound {
-                    dropped += keep_newest(&mut items, max);
-                }
-                let partial = format!(
-                    "incomplete: the API server expired the list's continue token twice (the {} changed faster than they could be read); {} item(s) kept",
-                    spec.plural,
-                    items.len()
-                );
-                return Ok(Listed {
-                    items: with_kind(items, spec),
-                    dropped,
-                    partial: Some(partial),
-                });
-            }
-            Err(e) => return Err(e),
+            Err(e) if e.kind == ErrorKind::Status(410) => return Ok(false),
+            Err(e) => return Err(ListError::Api(e)),
         };
-        if let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) {
-            items.extend(page_items);
-        }
-        if let Some(max) = bound.filter(|max| items.len() > 2 * max) {
-            dropped += keep_newest(&mut items, max);
+        if let Some(Value::Array(items)) = page.get_mut("items").map(Value::take) {
+            pages.page(items).map_err(ListError::Spool)?;
         }
         token = page["metadata"]["continue"]
             .as_str()
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         if token.is_none() {
-            break;
+            return Ok(true);
         }
     }
-    if let Some(max) = bound {
-        dropped += keep_newest(&mut items, max);
-    }
-    Ok(Listed {
-        items: with_kind(items, spec),
-        dropped,
-        partial: None,
-    })
 }
 
-/// Keeps the newest `max` events, oldest first; how many went.
-fn keep_newest(events: &mut Vec<Value>, max: usize) -> usize {
-    if events.len() <= max {
-        return 0;
+/// Lists every object of `spec` into `list`.
+pub async fn list_kind(
+    kube: Kube,
+    spec: &'static KindSpec,
+    ns: Option<String>,
+    mut list: KindList,
+) -> Result<KindList, ListError> {
+    let access = Access {
+        verb: "list",
+        resource: spec.plural,
+        group: spec.group,
+        namespace: ns.as_deref(),
+    };
+    let base = list_path(spec.group, spec.version, spec.plural, ns.as_deref());
+    if !page_through(&kube, access, &base, &mut list).await? {
+        list.partial = Some(format!(
+            "incomplete: the API server expired the list's continue token twice (the {} changed faster than they could be read); {} item(s) kept",
+            spec.plural, list.count
+        ));
     }
-    objects::sort_events(events);
-    let n = events.len() - max;
-    events.drain(..n);
-    n
+    list.finish().map_err(ListError::Spool)
+}
+
+/// What is kept in memory of a kind while its items stream to the spool.
+pub enum Held {
+    /// Written to the spool, nothing kept.
+    Nothing,
+    /// Workloads and claims: few, and sizes and flavour read them whole.
+    Values(Vec<Value>),
+    /// Only the ConfigMaps whose names mark a flavour.
+    FlavourConfigMaps(Vec<Value>),
+    Pods {
+        pods: Vec<Pod>,
+        unreadable: Vec<Unreadable>,
+    },
+    /// Time, arrival and place in the spool of each event kept so far;
+    /// `scheduling` is filled from the kept ones at the end.
+    Events {
+        index: Vec<EventAt>,
+        scheduling: objects::Scheduling,
+    },
+    /// Never spooled: only shapes leave the collector, and the newest
+    /// release Secret of each Helm release (its values are decoded and
+    /// redacted like any config).
+    Secrets {
+        shapes: Vec<Value>,
+        any_helm: bool,
+        releases: BTreeMap<String, (u64, Value)>,
+    },
+    /// Never spooled: a node's facts are what the bundle holds.
+    Nodes(Vec<Value>),
+}
+
+/// A pod's name, and why the k8s-openapi types do not read it.
+pub type Unreadable = (String, String);
+
+#[derive(Clone, Copy)]
+pub struct EventAt {
+    time: i64,
+    seq: u64,
+    offset: u64,
+    len: u32,
+}
+
+/// One kind being listed: its spool and what is held of it.
+pub struct KindList {
+    pub spec: &'static KindSpec,
+    spool: Option<Spool>,
+    /// The namespace, for the persistent volumes behind its claims.
+    ns: String,
+    /// Items taken (for events, before the bound).
+    pub count: usize,
+    /// Older events left out past `MAX_EVENTS`.
+    pub dropped: usize,
+    /// Why the list is incomplete, if it is: said, never silently short.
+    pub partial: Option<String>,
+    pub held: Held,
+    seq: u64,
+}
+
+impl KindList {
+    /// A kind to list; with `spool`, its items are written for the bundle,
+    /// without (`check`), only what is held is kept.
+    pub fn new(spec: &'static KindSpec, ns: &str, spool: Option<&SpoolDir>) -> io::Result<Self> {
+        let held = match spec.plural {
+            "deployments" | "statefulsets" | "daemonsets" | "persistentvolumeclaims" => {
+                Held::Values(Vec::new())
+            }
+            "configmaps" => Held::FlavourConfigMaps(Vec::new()),
+            "pods" => Held::Pods {
+                pods: Vec::new(),
+                unreadable: Vec::new(),
+            },
+            "events" => Held::Events {
+                index: Vec::new(),
+                scheduling: objects::Scheduling::default(),
+            },
+            "secrets" => Held::Secrets {
+                shapes: Vec::new(),
+                any_helm: false,
+                releases: BTreeMap::new(),
+            },
+            "nodes" => Held::Nodes(Vec::new()),
+            _ => Held::Nothing,
+        };
+        let spooled = !matches!(held, Held::Secrets { .. } | Held::Nodes(_));
+        let spool = match spool {
+            Some(dir) if spooled => Some(Spool::new(dir)?),
+            _ => None,
+        };
+        Ok(KindList {
+            spec,
+            spool,
+            ns: ns.to_string(),
+            count: 0,
+            dropped: 0,
+            partial: None,
+            held,
+            seq: 0,
+        })
+    }
+
+    fn take(&mut self, mut item: Value) -> io::Result<()> {
+        with_kind(&mut item, self.spec);
+        match &mut self.held {
+            Held::Secrets {
+                shapes,
+                any_helm,
+                releases,
+            } => {
+                shapes.push(objects::secret_shape(&item));
+                *any_helm |= item["type"].as_str() == Some(objects::HELM_RELEASE_TYPE);
+                if let Some((release, rev)) = item["metadata"]["name"]
+                    .as_str()
+                    .and_then(objects::helm_secret_name)
+                    && releases.get(&release).is_none_or(|(r, _)| rev > *r)
+                {
+                    releases.insert(release, (rev, item));
+                }
+                return Ok(());
+            }
+            Held::Nodes(facts) => {
+                facts.push(objects::node_facts(&item));
+                return Ok(());
+            }
+            _ => {}
+        }
+        // Only the volumes behind this namespace's claims.
+        if self.spec.plural == "persistentvolumes"
+            && item["spec"]["claimRef"]["namespace"].as_str() != Some(&self.ns)
+        {
+            return Ok(());
+        }
+        objects::clean(&mut item);
+        let at = match &mut self.spool {
+            Some(s) => Some(s.push(&item)?),
+            None => None,
+        };
+        match &mut self.held {
+            Held::Values(v) => v.push(item),
+            Held::FlavourConfigMaps(v) if objects::marks_flavour(&item) => v.push(item),
+            Held::Pods { pods, unreadable } => {
+                let name = item["metadata"]["name"].as_str().unwrap_or("?").to_string();
+                match serde_json::from_value::<Pod>(item) {
+                    Ok(p) => pods.push(p),
+                    Err(e) => unreadable.push((name, e.to_string())),
+                }
+            }
+            Held::Events { index, .. } => {
+                if let Some((offset, len)) = at {
+                    index.push(EventAt {
+                        time: objects::event_time(&item),
+                        seq: self.seq,
+                        offset,
+                        len,
+                    });
+                    self.seq += 1;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Past twice the bound, the oldest events go from the spool too, so
+    /// that neither memory nor disk grows with the namespace's events.
+    fn bound_events(&mut self, max: usize) -> io::Result<()> {
+        let (Held::Events { index, .. }, Some(spool)) = (&mut self.held, &mut self.spool) else {
+            return Ok(());
+        };
+        if index.len() <= max {
+            return Ok(());
+        }
+        let n = index.len() - max;
+        index.select_nth_unstable_by_key(n, |e| (e.time, e.seq));
+        index.drain(..n);
+        // The spool keeps its order; rewritten, the offsets move.
+        index.sort_by_key(|e| e.offset);
+        spool.keep(index)?;
+        self.dropped += n;
+        Ok(())
+    }
+
+    /// The events sorted oldest first (the story reads downwards and ends
+    /// with the newest) and the newest `FailedScheduling` of each pod.
+    fn finish(mut self) -> io::Result<KindList> {
+        if matches!(self.held, Held::Events { .. }) {
+            self.bound_events(MAX_EVENTS)?;
+            if let (Held::Events { index, scheduling }, Some(spool)) =
+                (&mut self.held, &mut self.spool)
+            {
+                index.sort_by_key(|e| (e.time, e.seq));
+                spool.keep_with(index, |line| {
+                    if let Ok(e) = serde_json::from_slice::<Value>(line) {
+                        scheduling.see(&e);
+                    }
+                })?;
+                index.clear();
+                index.shrink_to_fit();
+            }
+        }
+        Ok(self)
+    }
+
+    /// The spooled items, for `Body::JsonList`; None for kinds never
+    /// spooled (Secrets, nodes) or when listed without a spool.
+    pub fn items(&mut self) -> io::Result<Option<BufReader<File>>> {
+        self.spool.take().map(Spool::into_reader).transpose()
+    }
+}
+
+impl Pages for KindList {
+    fn page(&mut self, items: Vec<Value>) -> io::Result<()> {
+        for item in items {
+            self.count += 1;
+            self.take(item)?;
+        }
+        self.bound_events(2 * MAX_EVENTS)
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        let fresh = KindList::new(self.spec, &self.ns, None)?;
+        self.held = fresh.held;
+        self.count = 0;
+        self.dropped = 0;
+        self.seq = 0;
+        if let Some(s) = &mut self.spool {
+            s.clear()?;
+        }
+        Ok(())
+    }
 }
 
 /// Items of a list carry no kind; a file of them should.
-fn with_kind(mut items: Vec<Value>, spec: &KindSpec) -> Vec<Value> {
-    let api_version = if spec.group.is_empty() {
-        spec.version.to_string()
-    } else {
-        format!("{}/{}", spec.group, spec.version)
-    };
-    for item in &mut items {
-        if let Some(o) = item.as_object_mut() {
-            o.entry("apiVersion").or_insert(api_version.clone().into());
-            o.entry("kind").or_insert(spec.kind.into());
-        }
-    }
-    items
-}
-
-pub async fn write_lists(ctx: &Ctx, lists: &Lists, ns: &str) -> Result<()> {
-    for (plural, items) in lists {
-        let namespaced = objects::NAMESPACED.iter().any(|k| k.plural == *plural);
-        let mut items = items.clone();
-        match *plural {
-            "secrets" => {
-                let shapes: Vec<Value> = items.iter().map(objects::secret_shape).collect();
-                ctx.sink
-                    .json(
-                        "kubernetes/namespace/secrets.json",
-                        FileKind::Config,
-                        &json!({"note": "values are never collected: names, types, key names and value sizes only", "items": shapes}),
-                    )
-                    .await?;
-                continue;
-            }
-            "nodes" => {
-                let facts: Vec<Value> = items.iter().map(objects::node_facts).collect();
-                ctx.sink
-                    .json("kubernetes/cluster/nodes.json", FileKind::Metadata, &facts)
-                    .await?;
-                continue;
-            }
-            "persistentvolumes" => {
-                // Only the volumes behind this namespace's claims.
-                items.retain(|pv| pv["spec"]["claimRef"]["namespace"].as_str() == Some(ns));
-            }
-            "events" => objects::sort_events(&mut items),
-            _ => {}
-        }
-        for i in &mut items {
-            objects::clean(i);
-        }
-        let kind = match *plural {
-            "configmaps" | "deployments" | "statefulsets" | "daemonsets" | "cronjobs" | "jobs" => {
-                FileKind::Config
-            }
-            _ => FileKind::Metadata,
+fn with_kind(item: &mut Value, spec: &KindSpec) {
+    if let Some(o) = item.as_object_mut() {
+        let api_version = if spec.group.is_empty() {
+            spec.version.to_string()
+        } else {
+            format!("{}/{}", spec.group, spec.version)
         };
-        let dir = if namespaced { "namespace" } else { "cluster" };
-        ctx.sink
-            .json(
-                &format!("kubernetes/{dir}/{plural}.json"),
-                kind,
-                &objects::list_doc(items),
-            )
-            .await?;
+        o.entry("apiVersion").or_insert(api_version.into());
+        o.entry("kind").or_insert(spec.kind.into());
     }
-    Ok(())
 }
 
-/// The values each Helm release was installed with, from its newest
-/// revision; through redaction like any other config.
-pub async fn helm_values(ctx: &Ctx, secrets: &[Value]) -> Result<()> {
-    for (release, rev, secret) in objects::newest_helm_releases(secrets) {
-        let target = format!("helm/{release}");
-        match objects::decode_helm_release(secret) {
-            Ok(r) => {
-                let base = format!("kubernetes/helm/{}", path_segment(&release));
-                let values = r.get("config").cloned().unwrap_or(json!({}));
-                ctx.sink
-                    .json(&format!("{base}/values.json"), FileKind::Config, &values)
-                    .await?;
-                // The chart's defaults and what Helm rendered: the upstream
-                // diff compares values and live objects with them.
-                let defaults = r["chart"]["values"].clone();
-                ctx.sink
-                    .json(
-                        &format!("{base}/chart-values.json"),
-                        FileKind::Config,
-                        &defaults,
-                    )
-                    .await?;
-                match objects::helm_manifest(&r) {
-                    Ok(m) => {
-                        ctx.sink
-                            .json(&format!("{base}/manifest.json"), FileKind::Manifest, &m)
-                            .await?
-                    }
-                    Err(e) => ctx.rec.error(&target, format!("revision {rev}: {e:#}")),
-                }
-                ctx.sink
-                    .json(
-                        &format!("{base}/release.json"),
-                        FileKind::Metadata,
-                        &objects::helm_release_facts(&r),
-                    )
-                    .await?;
-            }
-            Err(e) => ctx.rec.error(
-                &target,
-                format!("revision {rev}: cannot decode the release Secret: {e:#}"),
-            ),
-        }
+/// A spool file of JSON Lines in the run's private spool directory: an
+/// unnamed file, gone when closed whatever ends the process.
+struct Spool {
+    file: BufWriter<File>,
+    dir: PathBuf,
+    len: u64,
+    line: Vec<u8>,
+}
+
+impl Spool {
+    fn new(dir: &SpoolDir) -> io::Result<Spool> {
+        Ok(Spool {
+            file: Self::file_in(dir.path())?,
+            dir: dir.path().to_path_buf(),
+            len: 0,
+            line: Vec::new(),
+        })
     }
-    Ok(())
+
+    fn file_in(dir: &Path) -> io::Result<BufWriter<File>> {
+        Ok(BufWriter::with_capacity(
+            64 << 10,
+            tempfile::tempfile_in(dir)?,
+        ))
+    }
+
+    /// Appends one item as a line; where it starts and how long it is.
+    fn push(&mut self, item: &Value) -> io::Result<(u64, u32)> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, item)?;
+        self.line.push(b'\n');
+        self.file.write_all(&self.line)?;
+        let start = self.len;
+        self.len += self.line.len() as u64;
+        // An object is at most a few MiB (etcd's limit is 1.5).
+        let len =
+            u32::try_from(self.line.len()).map_err(|_| io::Error::other("an object of 4 GiB"))?;
+        Ok((start, len))
+    }
+
+    fn clear(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        let f = self.file.get_mut();
+        f.set_len(0)?;
+        f.rewind()?;
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Rewrites the spool to hold only `keep`'s lines, in `keep`'s order,
+    /// whose offsets then point into the new file.
+    fn keep(&mut self, keep: &mut [EventAt]) -> io::Result<()> {
+        self.keep_with(keep, |_| {})
+    }
+
+    /// As `keep`, handing each kept line to `each` on the way.
+    fn keep_with(&mut self, keep: &mut [EventAt], mut each: impl FnMut(&[u8])) -> io::Result<()> {
+        self.file.flush()?;
+        let old = self.file.get_ref().try_clone()?;
+        let mut new = Self::file_in(&self.dir)?;
+        let mut buf = Vec::new();
+        let mut at = 0u64;
+        for e in keep.iter_mut() {
+            buf.resize(e.len as usize, 0);
+            old.read_exact_at(&mut buf, e.offset)?;
+            each(&buf[..buf.len().saturating_sub(1)]);
+            new.write_all(&buf)?;
+            e.offset = at;
+            at += u64::from(e.len);
+        }
+        new.flush()?;
+        self.file = new;
+        self.len = at;
+        Ok(())
+    }
+
+    fn into_reader(self) -> io::Result<BufReader<File>> {
+        let mut f = self.file.into_inner().map_err(|e| e.into_error())?;
+        f.rewind()?;
+        Ok(BufReader::with_capacity(64 << 10, f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::io::BufRead;
+
+    /// Events arriving in any order keep the newest `MAX_EVENTS` by time
+    /// (of equal times, the later arrived), oldest first, across the
+    /// cuts made while listing; the scheduling message is the newest kept.
+    #[test]
+    fn events_keep_the_newest_in_time_order_whatever_the_arrival() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = SpoolDir::create(dir.path()).unwrap();
+        let spec = objects::NAMESPACED
+            .iter()
+            .find(|k| k.plural == "events")
+            .unwrap();
+        let mut list = KindList::new(spec, "ns", Some(&spool)).unwrap();
+        let total = 2 * MAX_EVENTS + 5_000;
+        // Times in a scrambled order, every fifth one repeated.
+        let time = |i: usize| ((i * 7919) % total / 5) as i64;
+        let event = |i: usize| {
+            let t = chrono::DateTime::from_timestamp(1_700_000_000 + time(i), 0)
+                .unwrap()
+                .to_rfc3339();
+            json!({"metadata": {"name": format!("e{i}")}, "lastTimestamp": t,
+                   "reason": "FailedScheduling", "message": format!("m{i}"),
+                   "involvedObject": {"kind": "Pod", "name": "p"}})
+        };
+        for page in (0..total).collect::<Vec<_>>().chunks(PAGE) {
+            list.page(page.iter().map(|&i| event(i)).collect()).unwrap();
+        }
+        let mut list = list.finish().unwrap();
+        let mut expected: Vec<usize> = (0..total).collect();
+        expected.sort_by_key(|&i| (time(i), i));
+        let expected = &expected[total - MAX_EVENTS..];
+        let got: Vec<String> = list
+            .items()
+            .unwrap()
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(&l.unwrap()).unwrap();
+                v["metadata"]["name"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let want: Vec<String> = expected.iter().map(|i| format!("e{i}")).collect();
+        assert_eq!(got, want);
+        assert_eq!((list.count, list.dropped), (total, total - MAX_EVENTS));
+        let Held::Events { scheduling, .. } = &list.held else {
+            panic!("not events")
+        };
+        let newest = expected.last().unwrap();
+        assert_eq!(scheduling.messages()["p"], format!("m{newest}"));
+    }
 }

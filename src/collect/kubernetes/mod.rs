@@ -8,13 +8,14 @@
 mod access;
 pub mod client;
 mod detect;
+mod helm;
 mod lists;
 pub mod objects;
 pub mod pods;
 pub mod rbac;
 mod sizes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Result, anyhow};
 use futures_util::FutureExt;
@@ -87,21 +88,50 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     } = t;
     let sink = &ctx.sink;
 
+    // Logs first, of the Sourcegraph pods seen while detecting: they are
+    // most of the requests, and they go on while the objects are listed
+    // (a big namespace's events alone are a hundred pages in a row).
+    let mut detected_unreadable = Vec::new();
+    let detected: Vec<Pod> = detected
+        .into_iter()
+        .filter_map(|p| {
+            let name = p["metadata"]["name"].as_str().unwrap_or("?").to_string();
+            serde_json::from_value(p)
+                .map_err(|e| detected_unreadable.push((name, e.to_string())))
+                .ok()
+        })
+        .collect();
+    let jobs: Vec<LogJob> = detected
+        .iter()
+        .filter(|p| is_sourcegraph(p))
+        .flat_map(pods::log_jobs)
+        .collect();
     ctx.progress.phase(&format!(
-        "kubernetes: listing {} kinds of objects in {ns} and the cluster",
+        "kubernetes: {} logs of {} Sourcegraph pods, while listing {} kinds of objects in {ns} and the cluster",
+        jobs.len(),
+        detected.iter().filter(|p| is_sourcegraph(p)).count(),
         objects::NAMESPACED.len() + objects::CLUSTER.len()
     ));
+    let mut logs = Logs::default();
+    logs.start(jobs, &kube, &ctx, &ns);
+
     let mut tasks = JoinSet::new();
-    for spec in objects::NAMESPACED {
+    let kinds = objects::NAMESPACED
+        .iter()
+        .map(|s| (s, true))
+        .chain(objects::CLUSTER.iter().map(|s| (s, false)));
+    for (spec, namespaced) in kinds {
         if spec.plural == "secrets" && ctx.opts.no_secrets {
             continue;
         }
-        let (kube, ns) = (kube.clone(), ns.clone());
-        tasks.spawn(async move { (spec, true, lists::list_kind(kube, spec, Some(ns)).await) });
-    }
-    for spec in objects::CLUSTER {
-        let kube = kube.clone();
-        tasks.spawn(async move { (spec, false, lists::list_kind(kube, spec, None).await) });
+        let list = lists::KindList::new(spec, &ns, Some(&ctx.spool)).map_err(|e| {
+            anyhow!(
+                "creating a spool file in {}: {e}; free some space there or write the bundle elsewhere with -o",
+                ctx.spool.path().display()
+            )
+        })?;
+        let (kube, ns) = (kube.clone(), namespaced.then(|| ns.clone()));
+        tasks.spawn(async move { (spec, lists::list_kind(kube, spec, ns, list).await) });
     }
     let version = {
         let kube = kube.clone();
@@ -131,46 +161,66 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
             .await
         })
     };
-    let mut lists = lists::Lists::new();
+    let mut listed: BTreeMap<&'static str, lists::KindList> = BTreeMap::new();
     while let Some(r) = tasks.join_next().await {
-        let (spec, namespaced, result) = r.map_err(|e| anyhow!("a listing task failed: {e}"))?;
-        let scope = if namespaced { "namespace" } else { "cluster" };
+        let (spec, result) = r.map_err(|e| anyhow!("a listing task failed: {e}"))?;
+        let scope = if objects::CLUSTER.iter().any(|k| k.plural == spec.plural) {
+            "cluster"
+        } else {
+            "namespace"
+        };
         match result {
-            Ok(listed) => {
-                if let Some(why) = listed.partial {
-                    ctx.rec.error(&format!("{scope}/{}", spec.plural), why);
+            Ok(list) => {
+                if let Some(why) = &list.partial {
+                    ctx.rec
+                        .error(&format!("{scope}/{}", spec.plural), why.clone());
                 }
-                if listed.dropped > 0 {
+                if list.dropped > 0 {
                     ctx.rec.note(format!(
                         "{scope}/{}: kept the newest {} of {}; {} older left out",
                         spec.plural,
-                        listed.items.len(),
-                        listed.items.len() + listed.dropped,
-                        listed.dropped
+                        list.count - list.dropped,
+                        list.count,
+                        list.dropped
                     ));
                 }
-                ctx.progress.objects_listed(listed.items.len() as u64);
-                lists.insert(spec.plural, listed.items);
+                ctx.progress.objects_listed(list.count as u64);
+                listed.insert(spec.plural, list);
             }
             Err(e) => ctx
                 .rec
-                .error(&format!("{scope}/{}", spec.plural), e.message),
+                .error(&format!("{scope}/{}", spec.plural), e.message()),
         }
     }
-    if !lists.contains_key("pods") {
-        lists.insert("pods", detected);
+    let mut held = Held::from(&mut listed);
+    let (pods, unreadable) = held.pods.take().unwrap_or((detected, detected_unreadable));
+    for (name, why) in unreadable {
+        ctx.rec.error(
+            &format!("pods/{name}"),
+            format!("not a pod this version of sg-debug understands: {why}"),
+        );
     }
-    let empty = Vec::new();
-    let get = |k: &str| lists.get(k).unwrap_or(&empty);
+    // Pods that came up (or were missed) between detecting and listing.
+    logs.start(
+        pods.iter()
+            .filter(|p| is_sourcegraph(p))
+            .flat_map(pods::log_jobs)
+            .collect(),
+        &kube,
+        &ctx,
+        &ns,
+    );
 
-    let workloads: Vec<&Value> = ["deployments", "statefulsets", "daemonsets"]
-        .iter()
-        .flat_map(|k| get(k))
-        .collect();
+    let workloads: Vec<&Value> = held.workloads.iter().collect();
     let deployment = Deployment {
         kind: DeploymentType::Kubernetes,
-        flavour: objects::flavour(&workloads, get("configmaps"), get("secrets")).map(Into::into),
-        sourcegraph_version: objects::version(&workloads, get("pods")),
+        flavour: objects::flavour(&workloads, &held.configmaps, held.any_helm).map(Into::into),
+        sourcegraph_version: objects::version(
+            &workloads,
+            pods.iter()
+                .flat_map(|p| p.spec.iter().flat_map(|s| &s.containers))
+                .filter_map(|c| c.image.as_deref()),
+        ),
         location: BTreeMap::from([
             ("context".to_string(), kube.context.clone()),
             ("namespace".to_string(), ns.clone()),
@@ -185,7 +235,7 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
         }
         Err(e) => ctx.rec.error("cluster/version", e.message),
     }
-    lists::write_lists(&ctx, &lists, &ns).await?;
+    write_lists(&ctx, listed).await?;
     if ctx.opts.no_secrets {
         sink.json(
             "kubernetes/namespace/secrets.json",
@@ -197,48 +247,14 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
         )
         .await?;
     }
-    lists::helm_values(&ctx, get("secrets")).await?;
+    helm::values(&ctx, held.releases).await?;
 
-    // Pods: logs, then disk use, then figures.
-    let typed: Vec<Pod> = get("pods")
-        .iter()
-        .filter_map(|p| match serde_json::from_value::<Pod>(p.clone()) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                ctx.rec.error(
-                    &format!("pods/{}", p["metadata"]["name"].as_str().unwrap_or("?")),
-                    format!("not a pod this version of sg-debug understands: {e}"),
-                );
-                None
-            }
-        })
-        .collect();
-    let sourcegraph: Vec<&Pod> = typed
-        .iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("deploy"))
-                .is_some_and(|v| v == "sourcegraph")
-        })
-        .collect();
-    let jobs: Vec<LogJob> = sourcegraph.iter().flat_map(|p| pods::log_jobs(p)).collect();
-    ctx.progress.phase(&format!(
-        "kubernetes: {} logs of {} Sourcegraph pods",
-        jobs.len(),
-        sourcegraph.len()
-    ));
-    ctx.progress.logs_expected(jobs.len() as u64);
-    let mut tasks = JoinSet::new();
-    for j in jobs {
-        let (kube, ctx, ns) = (kube.clone(), ctx.clone(), ns.clone());
-        tasks.spawn(async move { pods::fetch_log(&kube, &ctx, &ns, &j).await });
-    }
-    while let Some(r) = tasks.join_next().await {
+    while let Some(r) = logs.tasks.join_next().await {
         r.map_err(|e| anyhow!("a log task failed: {e}"))??;
     }
 
+    // Disk use, then figures.
+    let sourcegraph: Vec<&Pod> = pods.iter().filter(|p| is_sourcegraph(p)).collect();
     let disk = sizes::disk_usage(&kube, &ctx, &ns, &sourcegraph).await;
     sink.disk_usage(&disk).await?;
 
@@ -253,16 +269,140 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
             (pods::Usage::new(), format!("unavailable: {}", e.message))
         }
     };
-    let sizes = sizes::sizes(&lists, &typed, &usage, &metrics_note);
+    let sizes = sizes::sizes(&workloads, &held.claims, &pods, &usage, &metrics_note);
     sink.json("kubernetes/sizes.json", FileKind::Metadata, &sizes)
         .await?;
 
-    let scheduling = objects::scheduling_messages(get("events"));
     let summary = Summary {
-        rows: typed
+        rows: pods
             .iter()
-            .flat_map(|p| pods::rows(p, &usage, &scheduling))
+            .flat_map(|p| pods::rows(p, &usage, &held.scheduling))
             .collect(),
     };
     sink.summary(&summary).await
+}
+
+/// Log fetches under way, each log once.
+#[derive(Default)]
+struct Logs {
+    tasks: JoinSet<Result<()>>,
+    started: HashSet<String>,
+}
+
+impl Logs {
+    fn start(&mut self, jobs: Vec<LogJob>, kube: &Kube, ctx: &Ctx, ns: &str) {
+        let new: Vec<LogJob> = jobs
+            .into_iter()
+            .filter(|j| self.started.insert(pods::log_path(j)))
+            .collect();
+        ctx.progress.logs_expected(new.len() as u64);
+        for j in new {
+            let (kube, ctx, ns) = (kube.clone(), ctx.clone(), ns.to_string());
+            self.tasks
+                .spawn(async move { pods::fetch_log(&kube, &ctx, &ns, &j).await });
+        }
+    }
+}
+
+fn is_sourcegraph(p: &Pod) -> bool {
+    p.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("deploy"))
+        .is_some_and(|v| v == "sourcegraph")
+}
+
+/// What the rest of the collection needs of the lists, taken out of them.
+#[derive(Default)]
+struct Held {
+    /// The pods, and those unreadable as pods; None if they were not listed.
+    pods: Option<(Vec<Pod>, Vec<lists::Unreadable>)>,
+    /// Deployments, StatefulSets and DaemonSets, in that order.
+    workloads: Vec<Value>,
+    configmaps: Vec<Value>,
+    claims: Vec<Value>,
+    any_helm: bool,
+    releases: BTreeMap<String, (u64, Value)>,
+    scheduling: BTreeMap<String, String>,
+}
+
+impl Held {
+    fn from(listed: &mut BTreeMap<&'static str, lists::KindList>) -> Held {
+        let mut h = Held::default();
+        let mut take = |plural: &str| {
+            listed
+                .get_mut(plural)
+                .map(|l| std::mem::replace(&mut l.held, lists::Held::Nothing))
+        };
+        for plural in ["deployments", "statefulsets", "daemonsets"] {
+            if let Some(lists::Held::Values(v)) = take(plural) {
+                h.workloads.extend(v);
+            }
+        }
+        if let Some(lists::Held::Values(v)) = take("persistentvolumeclaims") {
+            h.claims = v;
+        }
+        if let Some(lists::Held::FlavourConfigMaps(v)) = take("configmaps") {
+            h.configmaps = v;
+        }
+        if let Some(lists::Held::Pods { pods, unreadable }) = take("pods") {
+            h.pods = Some((pods, unreadable));
+        }
+        if let Some(lists::Held::Events { scheduling, .. }) = take("events") {
+            h.scheduling = scheduling.messages();
+        }
+        // The Secrets' shapes stay: they are what the bundle holds.
+        if let Some(lists::Held::Secrets {
+            any_helm, releases, ..
+        }) = listed.get_mut("secrets").map(|l| &mut l.held)
+        {
+            h.any_helm = *any_helm;
+            h.releases = std::mem::take(releases);
+        }
+        h
+    }
+}
+
+/// Each list into the bundle: spooled kinds as `List`s redacted item by
+/// item, Secrets as shapes, nodes as facts.
+async fn write_lists(ctx: &Ctx, listed: BTreeMap<&'static str, lists::KindList>) -> Result<()> {
+    for (plural, mut list) in listed {
+        let namespaced = objects::NAMESPACED.iter().any(|k| k.plural == plural);
+        let dir = if namespaced { "namespace" } else { "cluster" };
+        match &list.held {
+            lists::Held::Secrets { shapes, .. } => {
+                ctx.sink
+                    .json(
+                        "kubernetes/namespace/secrets.json",
+                        FileKind::Config,
+                        &serde_json::json!({"note": "values are never collected: names, types, key names and value sizes only", "items": shapes}),
+                    )
+                    .await?;
+                continue;
+            }
+            lists::Held::Nodes(facts) => {
+                ctx.sink
+                    .json("kubernetes/cluster/nodes.json", FileKind::Metadata, facts)
+                    .await?;
+                continue;
+            }
+            _ => {}
+        }
+        let kind = match plural {
+            "configmaps" | "deployments" | "statefulsets" | "daemonsets" | "cronjobs" | "jobs" => {
+                FileKind::Config
+            }
+            _ => FileKind::Metadata,
+        };
+        let path = format!("kubernetes/{dir}/{plural}.json");
+        match list.items() {
+            Ok(Some(items)) => ctx.sink.json_list(&path, kind, items).await?,
+            Ok(None) => {}
+            Err(e) => ctx.rec.error(
+                &format!("{dir}/{plural}"),
+                format!("reading the list back from its spool file: {e}"),
+            ),
+        }
+    }
+    Ok(())
 }

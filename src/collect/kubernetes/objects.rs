@@ -130,25 +130,11 @@ fn base64_len(s: &str) -> usize {
     trimmed.len() * 3 / 4
 }
 
-/// The newest revision of each Helm release stored in these Secrets.
-pub fn newest_helm_releases(secrets: &[Value]) -> Vec<(String, u64, &Value)> {
-    let mut newest: BTreeMap<String, (u64, &Value)> = BTreeMap::new();
-    for s in secrets {
-        let Some((release, rev)) = s["metadata"]["name"].as_str().and_then(helm_secret_name) else {
-            continue;
-        };
-        if newest.get(&release).is_none_or(|(r, _)| rev > *r) {
-            newest.insert(release, (rev, s));
-        }
-    }
-    newest
-        .into_iter()
-        .map(|(name, (rev, s))| (name, rev, s))
-        .collect()
-}
+/// The Secret type Helm stores a release revision in.
+pub const HELM_RELEASE_TYPE: &str = "helm.sh/release.v1";
 
 /// `sh.helm.release.v1.sourcegraph.v12` -> (`sourcegraph`, 12)
-fn helm_secret_name(name: &str) -> Option<(String, u64)> {
+pub fn helm_secret_name(name: &str) -> Option<(String, u64)> {
     let rest = name.strip_prefix("sh.helm.release.v1.")?;
     let (release, rev) = rest.rsplit_once(".v")?;
     Some((release.to_string(), rev.parse().ok()?))
@@ -230,18 +216,27 @@ fn label<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
     obj["metadata"]["labels"][key].as_str()
 }
 
-/// helm, kustomize or legacy, from the marks each leaves behind.
+const KUSTOMIZE_CONFIGMAP: &str = "sourcegraph-kustomize-build-config";
+const FRONTEND_ENV_CONFIGMAP: &str = "sourcegraph-frontend-env";
+
+/// Whether `flavour` reads this ConfigMap: the only ones kept in memory.
+pub fn marks_flavour(configmap: &Value) -> bool {
+    let name = configmap["metadata"]["name"].as_str();
+    name == Some(KUSTOMIZE_CONFIGMAP) || name == Some(FRONTEND_ENV_CONFIGMAP)
+}
+
+/// helm, kustomize or legacy, from the marks each leaves behind;
+/// `helm_secret` is whether a Secret of `HELM_RELEASE_TYPE` was seen.
 pub fn flavour(
     workloads: &[&Value],
     configmaps: &[Value],
-    secrets: &[Value],
+    helm_secret: bool,
 ) -> Option<&'static str> {
-    let helm = workloads.iter().any(|o| {
-        label(o, "helm.sh/chart").is_some()
-            || label(o, "app.kubernetes.io/managed-by") == Some("Helm")
-    }) || secrets
-        .iter()
-        .any(|s| s["type"].as_str() == Some("helm.sh/release.v1"));
+    let helm = helm_secret
+        || workloads.iter().any(|o| {
+            label(o, "helm.sh/chart").is_some()
+                || label(o, "app.kubernetes.io/managed-by") == Some("Helm")
+        });
     if helm {
         return Some("helm");
     }
@@ -250,8 +245,8 @@ pub fn flavour(
             .iter()
             .find(|c| c["metadata"]["name"].as_str() == Some(name))
     };
-    if cm("sourcegraph-kustomize-build-config").is_some()
-        || cm("sourcegraph-frontend-env").is_some_and(|c| c["data"]["DEPLOY_TYPE"].is_string())
+    if cm(KUSTOMIZE_CONFIGMAP).is_some()
+        || cm(FRONTEND_ENV_CONFIGMAP).is_some_and(|c| c["data"]["DEPLOY_TYPE"].is_string())
     {
         return Some("kustomize");
     }
@@ -274,14 +269,18 @@ pub fn flavour(
     inline_env.then_some("legacy")
 }
 
-/// The Sourcegraph version is the frontend image's tag.
-pub fn version(workloads: &[&Value], pods: &[Value]) -> Option<String> {
+/// The Sourcegraph version is the frontend image's tag, from the
+/// workloads' images and then the pods'.
+pub fn version<'a>(
+    workloads: &[&'a Value],
+    pod_images: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let images = workloads
         .iter()
         .copied()
         .flat_map(|w| containers(&w["spec"]["template"]["spec"]))
-        .chain(pods.iter().flat_map(|p| containers(&p["spec"])))
-        .filter_map(|c| c["image"].as_str());
+        .filter_map(|c| c["image"].as_str())
+        .chain(pod_images);
     // Mirrors rename the registry and path, rarely the image's own name.
     images
         .map(ImageRef::parse)
@@ -290,11 +289,13 @@ pub fn version(workloads: &[&Value], pods: &[Value]) -> Option<String> {
         .map(str::to_string)
 }
 
-fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
+/// The images of a pod (as JSON) or a pod template's spec.
+pub fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
     spec["containers"].as_array().into_iter().flatten()
 }
 
-fn event_time(e: &Value) -> i64 {
+/// When an event last happened, from whichever time field it carries.
+pub fn event_time(e: &Value) -> i64 {
     [
         &e["lastTimestamp"],
         &e["eventTime"],
@@ -310,28 +311,32 @@ fn event_time(e: &Value) -> i64 {
     .unwrap_or(0)
 }
 
-/// Oldest first, so the story reads downwards and ends with the newest.
-pub fn sort_events(events: &mut [Value]) {
-    events.sort_by_key(event_time);
-}
+/// The newest `FailedScheduling` message for each pod, from events seen
+/// oldest first (of two at the same time, the later seen wins).
+#[derive(Default)]
+pub struct Scheduling(BTreeMap<String, (i64, String)>);
 
-/// The newest `FailedScheduling` message for each pod.
-pub fn scheduling_messages(events: &[Value]) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, (i64, String)> = BTreeMap::new();
-    for e in events {
+impl Scheduling {
+    pub fn see(&mut self, e: &Value) {
         if e["reason"] != "FailedScheduling" || e["involvedObject"]["kind"] != "Pod" {
-            continue;
+            return;
         }
         let (Some(pod), Some(msg)) = (e["involvedObject"]["name"].as_str(), e["message"].as_str())
         else {
-            continue;
+            return;
         };
         let t = event_time(e);
-        if out.get(pod).is_none_or(|(old, _)| t >= *old) {
-            out.insert(pod.to_string(), (t, msg.to_string()));
+        if self.0.get(pod).is_none_or(|(old, _)| t >= *old) {
+            self.0.insert(pod.to_string(), (t, msg.to_string()));
         }
     }
-    out.into_iter().map(|(k, (_, m))| (k, m)).collect()
+
+    pub fn messages(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(k, (_, m))| (k.clone(), m.clone()))
+            .collect()
+    }
 }
 
 /// What support reads about a node; the image list and the rest of the
@@ -369,21 +374,22 @@ mod tests {
         let inline = serde_json::json!([{"name": "PGHOST", "value": "pgsql"}, {"name": "SRC_GIT_SERVERS", "value": "gitserver-0:3178"}]);
         let from_cm = serde_json::json!([{"name": "PGHOST", "valueFrom": {"configMapKeyRef": {"name": "sourcegraph-frontend-env", "key": "PGHOST"}}}]);
         let legacy = frontend(inline.clone(), serde_json::json!({"deploy": "sourcegraph"}));
-        assert_eq!(flavour(&[&legacy], &[], &[]), Some("legacy"));
+        assert_eq!(flavour(&[&legacy], &[], false), Some("legacy"));
 
         let kustomized = frontend(from_cm, serde_json::json!({"deploy": "sourcegraph"}));
         let env_cm = serde_json::json!({"metadata": {"name": "sourcegraph-frontend-env"}, "data": {"DEPLOY_TYPE": "kustomize"}});
-        assert_eq!(flavour(&[&kustomized], &[env_cm], &[]), Some("kustomize"));
+        assert!(marks_flavour(&env_cm));
+        assert_eq!(flavour(&[&kustomized], &[env_cm], false), Some("kustomize"));
         // Neither marks: no guess.
-        assert_eq!(flavour(&[&kustomized], &[], &[]), None);
+        assert_eq!(flavour(&[&kustomized], &[], false), None);
 
         let helm = frontend(
             inline,
             serde_json::json!({"deploy": "sourcegraph", "helm.sh/chart": "sourcegraph-6.12.5040"}),
         );
-        assert_eq!(flavour(&[&helm], &[], &[]), Some("helm"));
-        let release = serde_json::json!({"type": "helm.sh/release.v1", "metadata": {"name": "sh.helm.release.v1.sourcegraph.v3"}});
-        assert_eq!(flavour(&[&legacy], &[], &[release]), Some("helm"));
+        assert_eq!(flavour(&[&helm], &[], false), Some("helm"));
+        // A release Secret is mark enough.
+        assert_eq!(flavour(&[&legacy], &[], true), Some("helm"));
     }
 
     fn helm_secret(name: &str, release: &Value) -> Value {
@@ -396,15 +402,15 @@ mod tests {
     }
 
     #[test]
-    fn helm_release_round_trip_and_newest() {
+    fn helm_release_round_trip_and_names() {
         let r = json!({"name": "sg", "version": 3, "config": {"a": 1}});
         let s3 = helm_secret("sh.helm.release.v1.sg.v3", &r);
-        let s10 = helm_secret("sh.helm.release.v1.sg.v10", &json!({"config": {"b": 2}}));
-        let secrets = vec![s3, s10];
-        let newest = newest_helm_releases(&secrets);
-        assert_eq!(newest.len(), 1);
-        assert_eq!((newest[0].0.as_str(), newest[0].1), ("sg", 10));
-        assert_eq!(decode_helm_release(&secrets[0]).unwrap()["config"]["a"], 1);
+        assert_eq!(
+            helm_secret_name("sh.helm.release.v1.my.sg.v10"),
+            Some(("my.sg".to_string(), 10))
+        );
+        assert_eq!(helm_secret_name("sh.helm.release.v1.sg"), None);
+        assert_eq!(decode_helm_release(&s3).unwrap()["config"]["a"], 1);
         assert!(decode_helm_release(&json!({"data": {"release": "!!"}})).is_err());
     }
 
@@ -425,12 +431,12 @@ mod tests {
 
     #[test]
     fn events_sort_across_time_fields() {
-        let mut ev = vec![
+        let mut ev = [
             json!({"lastTimestamp": "2025-01-01T00:00:05Z", "n": 2}),
             json!({"eventTime": "2025-01-01T00:00:01.500000Z", "n": 1}),
             json!({"metadata": {"creationTimestamp": "2024-12-31T00:00:00Z"}, "n": 0}),
         ];
-        sort_events(&mut ev);
+        ev.sort_by_key(event_time);
         let order: Vec<i64> = ev.iter().map(|e| e["n"].as_i64().unwrap()).collect();
         assert_eq!(order, [0, 1, 2]);
     }

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::client::{ErrorKind, Kube};
-use super::lists::Lists;
 use super::pods;
 use crate::bundle::sizes::{DiskUsage, VolumeKind, VolumeUsage};
 use crate::collect::Ctx;
@@ -118,14 +117,19 @@ async fn measure(
     Ok(out)
 }
 
-pub fn sizes(lists: &Lists, pods: &[Pod], usage: &pods::Usage, metrics: &str) -> Value {
-    let mut workloads = Vec::new();
-    for (plural, kind) in [
-        ("deployments", "Deployment"),
-        ("statefulsets", "StatefulSet"),
-        ("daemonsets", "DaemonSet"),
-    ] {
-        for w in lists.get(plural).into_iter().flatten() {
+/// `workloads` are Deployments, StatefulSets and DaemonSets, each with
+/// its `kind`; `claims` the namespace's PersistentVolumeClaims.
+pub fn sizes(
+    workloads: &[&Value],
+    claims: &[Value],
+    pods: &[Pod],
+    usage: &pods::Usage,
+    metrics: &str,
+) -> Value {
+    let workloads: Vec<Value> = workloads
+        .iter()
+        .map(|w| {
+            let kind = w["kind"].as_str().unwrap_or_default();
             let (desired, ready) = if kind == "DaemonSet" {
                 (
                     &w["status"]["desiredNumberScheduled"],
@@ -134,18 +138,16 @@ pub fn sizes(lists: &Lists, pods: &[Pod], usage: &pods::Usage, metrics: &str) ->
             } else {
                 (&w["spec"]["replicas"], &w["status"]["readyReplicas"])
             };
-            workloads.push(json!({
+            json!({
                 "kind": kind,
                 "name": w["metadata"]["name"],
                 "replicas_desired": desired.as_u64().unwrap_or(if kind == "DaemonSet" { 0 } else { 1 }),
                 "replicas_ready": ready.as_u64().unwrap_or(0),
-            }));
-        }
-    }
-    let claims: Vec<Value> = lists
-        .get("persistentvolumeclaims")
-        .into_iter()
-        .flatten()
+            })
+        })
+        .collect();
+    let claims: Vec<Value> = claims
+        .iter()
         .map(|c| {
             json!({
                 "name": c["metadata"]["name"],
