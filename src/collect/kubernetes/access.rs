@@ -131,9 +131,10 @@ async fn found(kube: &Kube, k: &KubePreflight, t: Target) -> Found {
     let workloads: Vec<&Value> = workloads.iter().collect();
     let pod_images = t
         .pods
+        .pods
         .iter()
-        .flat_map(|p| objects::containers(&p["spec"]))
-        .filter_map(|c| c["image"].as_str());
+        .flat_map(|p| p.spec.iter().flat_map(|s| &s.containers))
+        .filter_map(|c| c.image.as_deref());
     Found {
         kind: "kubernetes".into(),
         flavour: objects::flavour(&workloads, &configmaps, any_helm).map(Into::into),
@@ -144,11 +145,7 @@ async fn found(kube: &Kube, k: &KubePreflight, t: Target) -> Found {
             k.context,
             t.pods.len()
         ),
-        members: t
-            .pods
-            .iter()
-            .filter_map(|p| p["metadata"]["name"].as_str().map(String::from))
-            .collect(),
+        members: t.pods.names().collect(),
     }
 }
 

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
-use serde_json::Value;
 
 use super::client::{self, Access, ConnectError, ErrorKind, Kube, list_path};
-use super::lists::{ListError, page_through};
+use super::lists::{ListError, PodPages, page_through};
 use super::{SELECTOR, Target};
 use crate::UsageError;
 use crate::collect::Options;
@@ -15,7 +14,7 @@ use crate::collect::Options;
 /// The Sourcegraph pods (labelled `SELECTOR`) in `ns` or everywhere, a
 /// page at a time like every list. Short only if the API server expired
 /// the list twice; collect then adds the pods its own listing finds.
-async fn sourcegraph_pods(kube: &Kube, ns: Option<&str>) -> Result<Vec<Value>, ListError> {
+async fn sourcegraph_pods(kube: &Kube, ns: Option<&str>) -> Result<PodPages, ListError> {
     let base = format!(
         "{}?labelSelector={}",
         list_path("", "v1", "pods", ns),
@@ -27,7 +26,7 @@ async fn sourcegraph_pods(kube: &Kube, ns: Option<&str>) -> Result<Vec<Value>, L
         group: "",
         namespace: ns,
     };
-    let mut pods = Vec::new();
+    let mut pods = PodPages::default();
     page_through(kube, access, &base, &mut pods).await?;
     Ok(pods)
 }
@@ -63,10 +62,11 @@ pub async fn detect_with(kube: Kube, opts: &Options) -> Result<Target, ConnectEr
     };
     let elsewhere = match sourcegraph_pods(&kube, None).await {
         Ok(all) => {
-            let mut by_ns: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-            for p in all {
-                let n = p["metadata"]["namespace"].as_str().unwrap_or_default();
-                by_ns.entry(n.to_string()).or_default().push(p);
+            // Pods the types cannot read have no namespace to count in.
+            let mut by_ns: BTreeMap<String, PodPages> = BTreeMap::new();
+            for p in all.pods {
+                let n = p.metadata.namespace.clone().unwrap_or_default();
+                by_ns.entry(n).or_default().pods.push(p);
             }
             by_ns
         }
@@ -112,8 +112,8 @@ pub async fn detect_with(kube: Kube, opts: &Options) -> Result<Target, ConnectEr
     }
 }
 
-fn by_ns_text(m: &BTreeMap<String, Vec<Value>>) -> String {
+fn by_ns_text(m: &BTreeMap<String, PodPages>) -> String {
     m.iter()
-        .map(|(ns, p)| format!("\n  -n {ns}  ({} pods)", p.len()))
+        .map(|(ns, p)| format!("\n  -n {ns}  ({} pods)", p.pods.len()))
         .collect()
 }

@@ -77,6 +77,53 @@ impl Pages for Vec<Value> {
     }
 }
 
+/// Pods read into the k8s-openapi type a page at a time, so that their
+/// JSON is never held whole.
+#[derive(Default)]
+pub struct PodPages {
+    pub pods: Vec<Pod>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl PodPages {
+    fn push(&mut self, item: Value) {
+        let name = item["metadata"]["name"].as_str().unwrap_or("?").to_string();
+        match serde_json::from_value::<Pod>(item) {
+            Ok(p) => self.pods.push(p),
+            Err(e) => self.unreadable.push((name, e.to_string())),
+        }
+    }
+
+    /// Every pod seen, readable or not.
+    pub fn len(&self) -> usize {
+        self.pods.len() + self.unreadable.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The names of every pod seen.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        let readable = self.pods.iter().filter_map(|p| p.metadata.name.clone());
+        readable.chain(self.unreadable.iter().map(|(n, _)| n.clone()))
+    }
+}
+
+impl Pages for PodPages {
+    fn page(&mut self, items: Vec<Value>) -> io::Result<()> {
+        for item in items {
+            self.push(item);
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        *self = PodPages::default();
+        Ok(())
+    }
+}
+
 /// Every page of a list, with `limit` and `continue`, handed to `pages`.
 /// A continue token that expired (410 Gone: the list changed faster than
 /// it was read) restarts the list once; a second expiry keeps what was
@@ -154,10 +201,7 @@ pub enum Held {
     Values(Vec<Value>),
     /// Only the ConfigMaps whose names mark a flavour.
     FlavourConfigMaps(Vec<Value>),
-    Pods {
-        pods: Vec<Pod>,
-        unreadable: Vec<Unreadable>,
-    },
+    Pods(PodPages),
     /// Time, arrival and place in the spool of each event kept so far;
     /// `scheduling` is filled from the kept ones at the end.
     Events {
@@ -212,10 +256,7 @@ impl KindList {
                 Held::Values(Vec::new())
             }
             "configmaps" => Held::FlavourConfigMaps(Vec::new()),
-            "pods" => Held::Pods {
-                pods: Vec::new(),
-                unreadable: Vec::new(),
-            },
+            "pods" => Held::Pods(PodPages::default()),
             "events" => Held::Events {
                 index: Vec::new(),
                 scheduling: objects::Scheduling::default(),
@@ -284,13 +325,7 @@ impl KindList {
         match &mut self.held {
             Held::Values(v) => v.push(item),
             Held::FlavourConfigMaps(v) if objects::marks_flavour(&item) => v.push(item),
-            Held::Pods { pods, unreadable } => {
-                let name = item["metadata"]["name"].as_str().unwrap_or("?").to_string();
-                match serde_json::from_value::<Pod>(item) {
-                    Ok(p) => pods.push(p),
-                    Err(e) => unreadable.push((name, e.to_string())),
-                }
-            }
+            Held::Pods(pods) => pods.push(item),
             Held::Events { index, .. } => {
                 if let Some((offset, len)) = at {
                     index.push(EventAt {

@@ -49,9 +49,9 @@ pub struct KubeFrontend {
 pub struct Target {
     kube: Kube,
     namespace: String,
-    /// The Sourcegraph pods seen while detecting: used if listing them
-    /// again fails.
-    pods: Vec<Value>,
+    /// The Sourcegraph pods seen while detecting: their logs are fetched
+    /// first, and they stand in if listing the pods fails.
+    pods: lists::PodPages,
 }
 
 impl Collector for Target {
@@ -91,17 +91,8 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     // Logs first, of the Sourcegraph pods seen while detecting: they are
     // most of the requests, and they go on while the objects are listed
     // (a big namespace's events alone are a hundred pages in a row).
-    let mut detected_unreadable = Vec::new();
-    let detected: Vec<Pod> = detected
-        .into_iter()
-        .filter_map(|p| {
-            let name = p["metadata"]["name"].as_str().unwrap_or("?").to_string();
-            serde_json::from_value(p)
-                .map_err(|e| detected_unreadable.push((name, e.to_string())))
-                .ok()
-        })
-        .collect();
     let jobs: Vec<LogJob> = detected
+        .pods
         .iter()
         .filter(|p| is_sourcegraph(p))
         .flat_map(pods::log_jobs)
@@ -109,11 +100,11 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     ctx.progress.phase(&format!(
         "kubernetes: {} logs of {} Sourcegraph pods, while listing {} kinds of objects in {ns} and the cluster",
         jobs.len(),
-        detected.iter().filter(|p| is_sourcegraph(p)).count(),
+        detected.pods.iter().filter(|p| is_sourcegraph(p)).count(),
         objects::NAMESPACED.len() + objects::CLUSTER.len()
     ));
-    let mut logs = Logs::default();
-    logs.start(jobs, &kube, &ctx, &ns);
+    let mut logs = Logs::new(&kube, &ctx, &ns);
+    logs.start(jobs, &ctx);
 
     let mut tasks = JoinSet::new();
     let kinds = objects::NAMESPACED
@@ -184,7 +175,8 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
                         list.dropped
                     ));
                 }
-                ctx.progress.objects_listed(list.count as u64);
+                ctx.progress
+                    .objects_listed((list.count - list.dropped) as u64);
                 listed.insert(spec.plural, list);
             }
             Err(e) => ctx
@@ -193,7 +185,7 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
         }
     }
     let mut held = Held::from(&mut listed);
-    let (pods, unreadable) = held.pods.take().unwrap_or((detected, detected_unreadable));
+    let lists::PodPages { pods, unreadable } = held.pods.take().unwrap_or(detected);
     for (name, why) in unreadable {
         ctx.rec.error(
             &format!("pods/{name}"),
@@ -206,9 +198,7 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
             .filter(|p| is_sourcegraph(p))
             .flat_map(pods::log_jobs)
             .collect(),
-        &kube,
         &ctx,
-        &ns,
     );
 
     let workloads: Vec<&Value> = held.workloads.iter().collect();
@@ -249,9 +239,7 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     }
     helm::values(&ctx, held.releases).await?;
 
-    while let Some(r) = logs.tasks.join_next().await {
-        r.map_err(|e| anyhow!("a log task failed: {e}"))??;
-    }
+    logs.finish().await?;
 
     // Disk use, then figures.
     let sourcegraph: Vec<&Pod> = pods.iter().filter(|p| is_sourcegraph(p)).collect();
@@ -282,25 +270,59 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     sink.summary(&summary).await
 }
 
-/// Log fetches under way, each log once.
-#[derive(Default)]
+/// Log fetches: a queue and a few workers, each log once. Not a task per
+/// log: 5,000 pods would be 5,000 futures waiting for a request slot,
+/// megabytes for nothing.
 struct Logs {
-    tasks: JoinSet<Result<()>>,
+    queue: Option<tokio::sync::mpsc::UnboundedSender<LogJob>>,
+    workers: JoinSet<Result<()>>,
     started: HashSet<String>,
 }
 
 impl Logs {
-    fn start(&mut self, jobs: Vec<LogJob>, kube: &Kube, ctx: &Ctx, ns: &str) {
-        let new: Vec<LogJob> = jobs
-            .into_iter()
-            .filter(|j| self.started.insert(pods::log_path(j)))
-            .collect();
-        ctx.progress.logs_expected(new.len() as u64);
-        for j in new {
-            let (kube, ctx, ns) = (kube.clone(), ctx.clone(), ns.to_string());
-            self.tasks
-                .spawn(async move { pods::fetch_log(&kube, &ctx, &ns, &j).await });
+    /// Twice `--concurrency` workers: one waiting for the packager to
+    /// take a spooled log never leaves a request slot idle.
+    fn new(kube: &Kube, ctx: &Ctx, ns: &str) -> Logs {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<LogJob>();
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        let mut workers = JoinSet::new();
+        for _ in 0..2 * ctx.opts.concurrency {
+            let (kube, ctx, ns, rx) = (kube.clone(), ctx.clone(), ns.to_string(), rx.clone());
+            workers.spawn(async move {
+                loop {
+                    let Some(j) = rx.lock().await.recv().await else {
+                        return Ok(());
+                    };
+                    pods::fetch_log(&kube, &ctx, &ns, &j).await?;
+                }
+            });
         }
+        Logs {
+            queue: Some(tx),
+            workers,
+            started: HashSet::new(),
+        }
+    }
+
+    fn start(&mut self, jobs: Vec<LogJob>, ctx: &Ctx) {
+        let Some(queue) = &self.queue else { return };
+        for j in jobs {
+            if self.started.insert(pods::log_path(&j)) {
+                ctx.progress.logs_expected(1);
+                // Fails only once every worker stopped on an error, which
+                // `finish` returns.
+                let _ = queue.send(j);
+            }
+        }
+    }
+
+    /// No more jobs: waits for the queue to drain.
+    async fn finish(mut self) -> Result<()> {
+        self.queue = None;
+        while let Some(r) = self.workers.join_next().await {
+            r.map_err(|e| anyhow!("a log task failed: {e}"))??;
+        }
+        Ok(())
     }
 }
 
@@ -316,7 +338,7 @@ fn is_sourcegraph(p: &Pod) -> bool {
 #[derive(Default)]
 struct Held {
     /// The pods, and those unreadable as pods; None if they were not listed.
-    pods: Option<(Vec<Pod>, Vec<lists::Unreadable>)>,
+    pods: Option<lists::PodPages>,
     /// Deployments, StatefulSets and DaemonSets, in that order.
     workloads: Vec<Value>,
     configmaps: Vec<Value>,
@@ -345,8 +367,8 @@ impl Held {
         if let Some(lists::Held::FlavourConfigMaps(v)) = take("configmaps") {
             h.configmaps = v;
         }
-        if let Some(lists::Held::Pods { pods, unreadable }) = take("pods") {
-            h.pods = Some((pods, unreadable));
+        if let Some(lists::Held::Pods(pods)) = take("pods") {
+            h.pods = Some(pods);
         }
         if let Some(lists::Held::Events { scheduling, .. }) = take("events") {
             h.scheduling = scheduling.messages();
