@@ -704,6 +704,49 @@ fn an_expired_continue_token_restarts_or_says_partial() {
     }
 }
 
+/// Logs start from the pods seen while detecting, before the objects are
+/// listed; a pod the detection missed (here its list of labelled pods was
+/// cut short by two expired continue tokens) still gets its log, from the
+/// pods listing, and no log is fetched twice.
+#[test]
+fn pods_the_detection_missed_still_get_their_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::generated(600, 1, 100);
+    s.expire_continue.lock().unwrap().insert("pods".into(), 2);
+    let seen = s.seen.clone();
+    let fake = FakeKube::start(s);
+    let (r, o) = collect(&fake, dir.path(), &["--no-exec"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(o.errors().is_empty(), "{:?}", o.errors());
+    let logs = o
+        .files
+        .keys()
+        .filter(|k| k.starts_with("kubernetes/pods/") && k.ends_with(".log"))
+        .count();
+    assert_eq!(logs, 600);
+    let log_requests = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains("/log?"))
+        .count();
+    assert_eq!(log_requests, 600, "a log fetched twice");
+    // The detection's list: a page, an expired token, the page again,
+    // expired again: 500 of the 600 pods.
+    let labelled = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains("labelSelector=deploy=sourcegraph"))
+        .count();
+    assert_eq!(labelled, 4);
+    let listed = o.json("kubernetes/namespace/pods.json")["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(listed, 600);
+}
+
 /// For RBAC without Secrets (`sg-debug rbac --no-secrets`): nothing asks
 /// for them, and the bundle says what it lacks.
 #[test]
