@@ -445,6 +445,12 @@ impl Walker<'_> {
     }
 
     fn replace(&mut self, n: &Node, text: &str, rule: &str) {
+        // An empty value (`key:` with nothing after it) has no bytes to
+        // replace; text put at its place lands in the key, and every pass
+        // put one more there (found by fuzzing).
+        if n.start >= n.end {
+            return;
+        }
         *self.counts.entry(rule.to_string()).or_default() += 1;
         self.replace_raw(n, text);
     }
