@@ -123,7 +123,7 @@ fn ledger_report(args: ReportArgs) -> Result<ExitCode> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
     } else if args.csv {
-        ledger::report::csv(&r, &mut out)?;
+        ledger::text::csv(&r, &mut out)?;
     } else if let Some(path) = &args.html {
         // Owner-only and complete or absent: the page holds customer text.
         let (partial, mut f) = Partial::file(with_suffix(path, ".partial"))?;
@@ -139,7 +139,7 @@ fn ledger_report(args: ReportArgs) -> Result<ExitCode> {
             r.hours
         )?;
     } else {
-        write!(out, "{}", ledger::report::table(&r))?;
+        write!(out, "{}", ledger::text::table(&r))?;
     }
     if r.incidents == 0 {
         eprintln!(

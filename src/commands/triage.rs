@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::bundle::Bundle;
 use crate::category;
 use crate::display::{terminal_safe, terminal_safe_lines};
-use crate::ledger::report::when;
+use crate::ledger::text::when;
 use crate::ledger::{self, Incident, Ledger, Location, Record, Session, effort, outcome};
 
 /// Where the ledger is, for every command that uses it.

@@ -12,6 +12,7 @@ pub mod outcome;
 pub mod report;
 mod schema;
 mod store;
+pub mod text;
 
 use std::path::PathBuf;
 
