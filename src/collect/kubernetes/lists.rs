@@ -8,15 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Seek, Write};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::io::{self, BufReader};
 
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
 use super::client::{Access, ErrorKind, Kube, KubeError, list_path};
 use super::objects::{self, KindSpec};
+use super::spool::{Place, Spool};
 use crate::collect::parts::tail::SpoolDir;
 
 /// Items asked for per request, as kubectl does: a namespace of 50,000
@@ -227,8 +226,7 @@ pub type Unreadable = (String, String);
 pub struct EventAt {
     time: i64,
     seq: u64,
-    offset: u64,
-    len: u32,
+    at: Place,
 }
 
 /// One kind being listed: its spool and what is held of it.
@@ -327,12 +325,11 @@ impl KindList {
             Held::FlavourConfigMaps(v) if objects::marks_flavour(&item) => v.push(item),
             Held::Pods(pods) => pods.push(item),
             Held::Events { index, .. } => {
-                if let Some((offset, len)) = at {
+                if let Some(at) = at {
                     index.push(EventAt {
                         time: objects::event_time(&item),
                         seq: self.seq,
-                        offset,
-                        len,
+                        at,
                     });
                     self.seq += 1;
                 }
@@ -355,8 +352,8 @@ impl KindList {
         index.select_nth_unstable_by_key(n, |e| (e.time, e.seq));
         index.drain(..n);
         // The spool keeps its order; rewritten, the offsets move.
-        index.sort_by_key(|e| e.offset);
-        spool.keep(index)?;
+        index.sort_by_key(|e| e.at.offset);
+        spool.keep(index.iter_mut().map(|e| &mut e.at), |_| {})?;
         self.dropped += n;
         Ok(())
     }
@@ -370,7 +367,7 @@ impl KindList {
                 (&mut self.held, &mut self.spool)
             {
                 index.sort_by_key(|e| (e.time, e.seq));
-                spool.keep_with(index, |line| {
+                spool.keep(index.iter_mut().map(|e| &mut e.at), |line| {
                     if let Ok(e) = serde_json::from_slice::<Value>(line) {
                         scheduling.see(&e);
                     }
@@ -421,89 +418,6 @@ fn with_kind(item: &mut Value, spec: &KindSpec) {
         };
         o.entry("apiVersion").or_insert(api_version.into());
         o.entry("kind").or_insert(spec.kind.into());
-    }
-}
-
-/// A spool file of JSON Lines in the run's private spool directory: an
-/// unnamed file, gone when closed whatever ends the process.
-struct Spool {
-    file: BufWriter<File>,
-    dir: PathBuf,
-    len: u64,
-    line: Vec<u8>,
-}
-
-impl Spool {
-    fn new(dir: &SpoolDir) -> io::Result<Spool> {
-        Ok(Spool {
-            file: Self::file_in(dir.path())?,
-            dir: dir.path().to_path_buf(),
-            len: 0,
-            line: Vec::new(),
-        })
-    }
-
-    fn file_in(dir: &Path) -> io::Result<BufWriter<File>> {
-        Ok(BufWriter::with_capacity(
-            64 << 10,
-            tempfile::tempfile_in(dir)?,
-        ))
-    }
-
-    /// Appends one item as a line; where it starts and how long it is.
-    fn push(&mut self, item: &Value) -> io::Result<(u64, u32)> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, item)?;
-        self.line.push(b'\n');
-        self.file.write_all(&self.line)?;
-        let start = self.len;
-        self.len += self.line.len() as u64;
-        // An object is at most a few MiB (etcd's limit is 1.5).
-        let len =
-            u32::try_from(self.line.len()).map_err(|_| io::Error::other("an object of 4 GiB"))?;
-        Ok((start, len))
-    }
-
-    fn clear(&mut self) -> io::Result<()> {
-        self.file.flush()?;
-        let f = self.file.get_mut();
-        f.set_len(0)?;
-        f.rewind()?;
-        self.len = 0;
-        Ok(())
-    }
-
-    /// Rewrites the spool to hold only `keep`'s lines, in `keep`'s order,
-    /// whose offsets then point into the new file.
-    fn keep(&mut self, keep: &mut [EventAt]) -> io::Result<()> {
-        self.keep_with(keep, |_| {})
-    }
-
-    /// As `keep`, handing each kept line to `each` on the way.
-    fn keep_with(&mut self, keep: &mut [EventAt], mut each: impl FnMut(&[u8])) -> io::Result<()> {
-        self.file.flush()?;
-        let old = self.file.get_ref().try_clone()?;
-        let mut new = Self::file_in(&self.dir)?;
-        let mut buf = Vec::new();
-        let mut at = 0u64;
-        for e in keep.iter_mut() {
-            buf.resize(e.len as usize, 0);
-            old.read_exact_at(&mut buf, e.offset)?;
-            each(&buf[..buf.len().saturating_sub(1)]);
-            new.write_all(&buf)?;
-            e.offset = at;
-            at += u64::from(e.len);
-        }
-        new.flush()?;
-        self.file = new;
-        self.len = at;
-        Ok(())
-    }
-
-    fn into_reader(self) -> io::Result<BufReader<File>> {
-        let mut f = self.file.into_inner().map_err(|e| e.into_error())?;
-        f.rewind()?;
-        Ok(BufReader::with_capacity(64 << 10, f))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod objects;
 pub mod pods;
 pub mod rbac;
 mod sizes;
+mod spool;
 
 use std::collections::{BTreeMap, HashSet};
 
