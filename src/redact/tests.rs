@@ -1490,3 +1490,28 @@ fn line_pass_output_that_parses_is_redacted_by_structure_too() {
     let (again, _) = config_bytes(&r, "k8s/values.yaml", &out);
     assert_eq!(again, out, "a second pass changed it");
 }
+
+/// A netrc password holding a byte that is not UTF-8 stopped the rule's
+/// match: the password stayed, and once another rule's marker replaced
+/// part of it, a second pass matched and redacted that marker again
+/// (found by fuzzing). The rule matches bytes now.
+#[test]
+fn a_netrc_password_with_a_byte_that_is_not_utf8_is_redacted_whole() {
+    let r = redactor();
+    let mut out = Vec::new();
+    r.line_redactor().redact_into(
+        b"login alice password pw\xff-tail\n",
+        &mut out,
+        &mut BTreeMap::new(),
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("login alice password [REDACTED:netrc-password-line:")
+            && !text.contains("tail"),
+        "{text}"
+    );
+    let mut again = Vec::new();
+    r.line_redactor()
+        .redact_into(&out, &mut again, &mut BTreeMap::new());
+    assert_eq!(again, out);
+}
