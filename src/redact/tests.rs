@@ -1494,7 +1494,7 @@ fn line_pass_output_that_parses_is_redacted_by_structure_too() {
 /// A netrc password holding a byte that is not UTF-8 stopped the rule's
 /// match: the password stayed, and once another rule's marker replaced
 /// part of it, a second pass matched and redacted that marker again
-/// (found by fuzzing). The rule matches bytes now.
+/// (found by fuzzing). Rules match bytes now (`rules::load::bytes_regex`).
 #[test]
 fn a_netrc_password_with_a_byte_that_is_not_utf8_is_redacted_whole() {
     let r = redactor();
@@ -1514,4 +1514,24 @@ fn a_netrc_password_with_a_byte_that_is_not_utf8_is_redacted_whole() {
     r.line_redactor()
         .redact_into(&out, &mut again, &mut BTreeMap::new());
     assert_eq!(again, out);
+}
+
+/// Every rule's regex matches bytes: a byte that is not UTF-8 inside a
+/// token no longer cuts the match short and leaves the token's tail.
+#[test]
+fn a_byte_that_is_not_utf8_does_not_end_a_secret() {
+    let r = redactor();
+    for line in [
+        &b"Authorization: Bearer abcdefgh\xffijklmnopqrstuv\n"[..],
+        b"postgres://app:pw\xfeSECRETTAIL@db:5432/sg\n",
+    ] {
+        let mut out = Vec::new();
+        r.line_redactor()
+            .redact_into(line, &mut out, &mut BTreeMap::new());
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            !text.contains("ijklmnop") && !text.contains("SECRETTAIL"),
+            "{text}"
+        );
+    }
 }
