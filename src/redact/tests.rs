@@ -1535,3 +1535,22 @@ fn a_byte_that_is_not_utf8_does_not_end_a_secret() {
         );
     }
 }
+
+/// A `-----END` that is not a key's armour (`-----BEGIN RSA PRIVATE
+/// KEY----- -----END`) made the key look complete on its line, so its
+/// body on the next lines was left to the line rules and leaked; and
+/// once a line rule replaced such an `-----END`, a second pass removed
+/// the key whole (found by fuzzing).
+#[test]
+fn only_a_key_armour_ends_a_private_key() {
+    let r = redactor();
+    let (out, _, _) = file(
+        &r,
+        "x.log",
+        b"-----BEGIN RSA PRIVATE KEY----- -----END\nMIIEowIBAAKCAQEAbodybodybody\n-----END RSA PRIVATE KEY-----\n",
+    );
+    assert!(!out.contains("bodybody"), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (again, _, _) = file(&r, "x.log", out.as_bytes());
+    assert_eq!(again, out);
+}

@@ -297,20 +297,32 @@ static PEM_TAIL: LazyLock<memmem::Finder<'static>> =
 /// rule's business.)
 fn pem_begin_without_end(line: &[u8]) -> Option<usize> {
     PEM_TAIL.find(line)?;
-    let mut from = memmem::rfind(line, b"-----END").unwrap_or(0);
+    // After the last complete `-----END ... PRIVATE KEY-----` only: any
+    // other `-----END` (`KEY------END akey`) made the key look complete,
+    // so its lines were left to the line rules, and once one of them
+    // replaced that `-----END`, a second pass removed the key whole (found
+    // by fuzzing).
+    let mut from = memmem::rfind_iter(line, b"-----END")
+        .find(|&i| pem_armor(&line[i + b"-----END".len()..]))
+        .unwrap_or(0);
     while let Some(i) = memmem::find(&line[from..], b"-----BEGIN") {
         let begin = from + i;
-        let rest = &line[begin + b"-----BEGIN".len()..];
-        let kind = rest
-            .iter()
-            .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b' ')
-            .count();
-        if rest[..kind].ends_with(b"PRIVATE KEY") && rest[kind..].starts_with(b"-----") {
+        if pem_armor(&line[begin + b"-----BEGIN".len()..]) {
             return Some(begin);
         }
         from = begin + 1;
     }
     None
+}
+
+/// Whether `rest` (what follows `-----BEGIN` or `-----END`) is
+/// ` <KIND> PRIVATE KEY-----`.
+fn pem_armor(rest: &[u8]) -> bool {
+    let kind = rest
+        .iter()
+        .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b' ')
+        .count();
+    rest[..kind].ends_with(b"PRIVATE KEY") && rest[kind..].starts_with(b"-----")
 }
 
 /// Offset just past `-----END ... PRIVATE KEY-----`.
