@@ -89,12 +89,39 @@ impl LineRedactor {
     }
 
     /// Appends `line` to `out` with every secret replaced by its marker.
+    /// A line that had secrets is read again until nothing more is found
+    /// (at most three times): a marker where a value with spaces or odd
+    /// bytes was can let another rule match what it could not before, and
+    /// a second pass over the output then found more (found by fuzzing).
     pub fn redact_into(
         &mut self,
         line: &[u8],
         out: &mut Vec<u8>,
         counts: &mut BTreeMap<String, u64>,
     ) {
+        let from = out.len();
+        if !self.redact_once(line, out, counts) {
+            return;
+        }
+        let mut previous = Vec::new();
+        for _ in 0..2 {
+            previous.clear();
+            previous.extend_from_slice(&out[from..]);
+            out.truncate(from);
+            // Nothing found: `previous` is copied back as it was.
+            if !self.redact_once(&previous, out, counts) {
+                return;
+            }
+        }
+    }
+
+    /// One reading of `line` into `out`; whether anything was replaced.
+    fn redact_once(
+        &mut self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        counts: &mut BTreeMap<String, u64>,
+    ) -> bool {
         self.find(line);
         let mut at = 0;
         for s in &self.spans {
@@ -105,6 +132,7 @@ impl LineRedactor {
             at = s.end;
         }
         out.extend_from_slice(&line[at..]);
+        !self.spans.is_empty()
     }
 
     /// The secrets in `line`: sorted, non-overlapping, never a marker, and
