@@ -1554,3 +1554,22 @@ fn only_a_key_armour_ends_a_private_key() {
     let (again, _, _) = file(&r, "x.log", out.as_bytes());
     assert_eq!(again, out);
 }
+
+/// A one-line key with dashes inside (`--`) is still one key to the
+/// regex rule, as it is to the line pass: the rule stopped at the dashes,
+/// the key's text went to the other rules, and a second pass then took
+/// the key whole (found by fuzzing).
+#[test]
+fn a_one_line_key_with_dashes_inside_is_one_key() {
+    let r = redactor();
+    let (out, counts, _) = file(
+        &r,
+        "x.log",
+        b"x -----BEGIN PRIVATE KEY-----ab--cdtoken:ef-----END RSA PRIVATE KEY----- tail\n",
+    );
+    assert!(out.starts_with("x [REDACTED:pem-private-key:"), "{out}");
+    assert!(out.ends_with(" tail\n") && !out.contains("cd"), "{out}");
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    let (again, _, _) = file(&r, "x.log", out.as_bytes());
+    assert_eq!(again, out);
+}
