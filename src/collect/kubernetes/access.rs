@@ -129,16 +129,10 @@ async fn found(kube: &Kube, k: &KubePreflight, t: Target) -> Found {
         }
     }
     let workloads: Vec<&Value> = workloads.iter().collect();
-    let pod_images = t
-        .pods
-        .pods
-        .iter()
-        .flat_map(|p| p.spec.iter().flat_map(|s| &s.containers))
-        .filter_map(|c| c.image.as_deref());
     Found {
         kind: "kubernetes".into(),
         flavour: objects::flavour(&workloads, &configmaps, any_helm).map(Into::into),
-        version: objects::version(&workloads, pod_images),
+        version: objects::version(&workloads, &t.pods.pods),
         description: format!(
             "Kubernetes namespace {} in context {} ({} Sourcegraph pods)",
             t.namespace,

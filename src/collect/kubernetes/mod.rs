@@ -92,16 +92,12 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     // Logs first, of the Sourcegraph pods seen while detecting: they are
     // most of the requests, and they go on while the objects are listed
     // (a big namespace's events alone are a hundred pages in a row).
-    let jobs: Vec<LogJob> = detected
-        .pods
-        .iter()
-        .filter(|p| is_sourcegraph(p))
-        .flat_map(pods::log_jobs)
-        .collect();
+    let sourcegraph: Vec<&Pod> = detected.pods.iter().filter(|p| is_sourcegraph(p)).collect();
+    let jobs: Vec<LogJob> = sourcegraph.iter().flat_map(|p| pods::log_jobs(p)).collect();
     ctx.progress.phase(&format!(
         "kubernetes: {} logs of {} Sourcegraph pods, while listing {} kinds of objects in {ns} and the cluster",
         jobs.len(),
-        detected.pods.iter().filter(|p| is_sourcegraph(p)).count(),
+        sourcegraph.len(),
         objects::NAMESPACED.len() + objects::CLUSTER.len()
     ));
     let mut logs = Logs::new(&kube, &ctx, &ns);
@@ -206,12 +202,7 @@ async fn collect(t: Target, ctx: Ctx) -> Result<()> {
     let deployment = Deployment {
         kind: DeploymentType::Kubernetes,
         flavour: objects::flavour(&workloads, &held.configmaps, held.any_helm).map(Into::into),
-        sourcegraph_version: objects::version(
-            &workloads,
-            pods.iter()
-                .flat_map(|p| p.spec.iter().flat_map(|s| &s.containers))
-                .filter_map(|c| c.image.as_deref()),
-        ),
+        sourcegraph_version: objects::version(&workloads, &pods),
         location: BTreeMap::from([
             ("context".to_string(), kube.context.clone()),
             ("namespace".to_string(), ns.clone()),

@@ -8,6 +8,7 @@ use std::io::Read;
 use crate::image::ImageRef;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
 /// One kind of object the collector lists.
@@ -271,10 +272,11 @@ pub fn flavour(
 
 /// The Sourcegraph version is the frontend image's tag, from the
 /// workloads' images and then the pods'.
-pub fn version<'a>(
-    workloads: &[&'a Value],
-    pod_images: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn version(workloads: &[&Value], pods: &[Pod]) -> Option<String> {
+    let pod_images = pods
+        .iter()
+        .flat_map(|p| p.spec.iter().flat_map(|s| &s.containers))
+        .filter_map(|c| c.image.as_deref());
     let images = workloads
         .iter()
         .copied()
@@ -289,8 +291,7 @@ pub fn version<'a>(
         .map(str::to_string)
 }
 
-/// The images of a pod (as JSON) or a pod template's spec.
-pub fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
+fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
     spec["containers"].as_array().into_iter().flatten()
 }
 
