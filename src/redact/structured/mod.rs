@@ -11,9 +11,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 mod json;
+mod lossy;
 mod pairs;
 mod yaml;
 
+pub use lossy::redact_bytes;
 pub use pairs::env_pairs;
 
 use super::RedactionCounts;
@@ -72,55 +74,8 @@ pub fn redact(
     Ok(out)
 }
 
-/// As `redact`, for a file that is not all UTF-8: one stray Latin-1 byte
-/// must not cost a YAML file its structure. The structure is read from a
-/// copy where each invalid sequence is U+FFFD; the replacements are made
-/// in the original bytes, so every byte outside a redacted value is kept
-/// as it was. (Sent to the line pass instead, the file came out valid
-/// UTF-8 once its invalid bytes sat inside a redacted value, and a second
-/// pass then read it by structure and redacted more: found by fuzzing.)
-pub fn redact_bytes(
-    format: Format,
-    bytes: &[u8],
-    red: &mut LineRedactor,
-    counts: &mut BTreeMap<String, u64>,
-) -> Result<Vec<u8>, String> {
-    let (lossy, map) = lossy_with_map(bytes);
-    let repl = replacements(format, &lossy, red, counts)?;
-    let original = |i: usize| {
-        // The last break at or before `i`: positions between breaks move
-        // by the same amount, and replacements start and end on characters.
-        let k = map.partition_point(|&(l, _)| l <= i) - 1;
-        let (l, o) = map[k];
-        o + (i - l)
-    };
-    let out = splice(bytes, &repl, original);
-    parse(format, &String::from_utf8_lossy(&out))
-        .map_err(|e| format!("redacted output no longer parses: {e}"))?;
-    Ok(out)
-}
-
-/// `String::from_utf8_lossy`, with the breaks where lossy and original
-/// positions part: `(lossy, original)` at the start and after each
-/// invalid sequence.
-fn lossy_with_map(bytes: &[u8]) -> (String, Vec<(usize, usize)>) {
-    let mut lossy = String::with_capacity(bytes.len() + 16);
-    let mut map = vec![(0, 0)];
-    let mut at = 0;
-    for chunk in bytes.utf8_chunks() {
-        lossy.push_str(chunk.valid());
-        at += chunk.valid().len();
-        if !chunk.invalid().is_empty() {
-            lossy.push(char::REPLACEMENT_CHARACTER);
-            at += chunk.invalid().len();
-            map.push((lossy.len(), at));
-        }
-    }
-    (lossy, map)
-}
-
 /// The structured pass's replacements for `src`, sorted, never overlapping.
-fn replacements(
+pub(super) fn replacements(
     format: Format,
     src: &str,
     red: &mut LineRedactor,
@@ -146,7 +101,11 @@ fn replacements(
 
 /// `src` with each replacement's span (in positions `at` maps to `src`'s)
 /// swapped for its text.
-fn splice(src: &[u8], repl: &[(usize, usize, String)], at: impl Fn(usize) -> usize) -> Vec<u8> {
+pub(super) fn splice(
+    src: &[u8],
+    repl: &[(usize, usize, String)],
+    at: impl Fn(usize) -> usize,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(src.len());
     let mut from = 0;
     for (s, e, text) in repl {
@@ -158,7 +117,7 @@ fn splice(src: &[u8], repl: &[(usize, usize, String)], at: impl Fn(usize) -> usi
     out
 }
 
-fn parse(format: Format, src: &str) -> Result<Vec<Node>, String> {
+pub(super) fn parse(format: Format, src: &str) -> Result<Vec<Node>, String> {
     match format {
         Format::Json => Ok(vec![json::parse(src)?]),
         Format::Yaml => {
@@ -462,82 +421,12 @@ impl Walker<'_> {
         let quoted = serde_json::to_string(text).expect("strings serialize");
         let span = &self.src[n.start..n.end];
         let quoted = if span.contains('\n') {
-            keep_lines(&quoted, span)
+            yaml::keep_lines(&quoted, span)
         } else {
             quoted
         };
         self.repl.push((n.start, n.end, quoted));
     }
-}
-
-/// `quoted` (a JSON string, which is also a YAML double-quoted scalar)
-/// spread over as many lines as `span`, the scalar it replaces, so that
-/// redaction never changes a file's line count. YAML lets a double-quoted
-/// scalar continue on the next line after an escaped line break (`\` at
-/// the end of a line), which adds nothing to the value; the value's own
-/// `\n`s are where the lines break, so a redacted block keeps its lines
-/// in place, and the lines that are left over come last. A block scalar's
-/// first line is its header: the value starts on the line after it.
-/// Continuation lines take the scalar's indentation, and a leading space of
-/// the value's own is escaped (`\x20`) so that it is not taken for
-/// indentation.
-fn keep_lines(quoted: &str, span: &str) -> String {
-    let mut breaks = span.matches('\n').count();
-    let indent = span
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches(' ').len())
-        .min()
-        .unwrap_or(0);
-    let indent = " ".repeat(indent);
-    let body = &quoted[1..quoted.len() - 1];
-    let mut out = String::with_capacity(quoted.len() + breaks * (indent.len() + 3));
-    out.push('"');
-    let mut line_start = true;
-    let newline = if span.contains("\r\n") {
-        "\\\r\n"
-    } else {
-        "\\\n"
-    };
-    let next_line = |out: &mut String, line_start: &mut bool| {
-        out.push_str(newline);
-        out.push_str(&indent);
-        *line_start = true;
-    };
-    if span.starts_with(['|', '>']) && breaks > 0 {
-        next_line(&mut out, &mut line_start);
-        breaks -= 1;
-    }
-    let b = body.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if line_start && b[i] == b' ' {
-            out.push_str("\\x20");
-            i += 1;
-            line_start = false;
-            continue;
-        }
-        line_start = false;
-        // One character or one escape sequence at a time, never split.
-        let len = if b[i] == b'\\' {
-            if b.get(i + 1) == Some(&b'u') { 6 } else { 2 }
-        } else {
-            body[i..].chars().next().map_or(1, char::len_utf8)
-        };
-        let piece = &body[i..(i + len).min(b.len())];
-        out.push_str(piece);
-        i += len;
-        if piece == "\\n" && breaks > 0 {
-            next_line(&mut out, &mut line_start);
-            breaks -= 1;
-        }
-    }
-    for _ in 0..breaks {
-        next_line(&mut out, &mut line_start);
-    }
-    out.push('"');
-    out
 }
 
 fn redact_nested(

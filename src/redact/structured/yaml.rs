@@ -1,5 +1,6 @@
 //! YAML through saphyr's event parser, into the structured pass's tree
-//! with byte spans.
+//! with byte spans; and `keep_lines`, which writes a redacted scalar back
+//! over as many lines as it took.
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
@@ -147,4 +148,74 @@ fn scalar_extent(src: &str, start: usize, end: usize, style: ScalarStyle) -> (us
         }
         _ => (start, end),
     }
+}
+
+/// `quoted` (a JSON string, which is also a YAML double-quoted scalar)
+/// spread over as many lines as `span`, the scalar it replaces, so that
+/// redaction never changes a file's line count. YAML lets a double-quoted
+/// scalar continue on the next line after an escaped line break (`\` at
+/// the end of a line), which adds nothing to the value; the value's own
+/// `\n`s are where the lines break, so a redacted block keeps its lines
+/// in place, and the lines that are left over come last. A block scalar's
+/// first line is its header: the value starts on the line after it.
+/// Continuation lines take the scalar's indentation, and a leading space of
+/// the value's own is escaped (`\x20`) so that it is not taken for
+/// indentation.
+pub(super) fn keep_lines(quoted: &str, span: &str) -> String {
+    let mut breaks = span.matches('\n').count();
+    let indent = span
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    let indent = " ".repeat(indent);
+    let body = &quoted[1..quoted.len() - 1];
+    let mut out = String::with_capacity(quoted.len() + breaks * (indent.len() + 3));
+    out.push('"');
+    let mut line_start = true;
+    let newline = if span.contains("\r\n") {
+        "\\\r\n"
+    } else {
+        "\\\n"
+    };
+    let next_line = |out: &mut String, line_start: &mut bool| {
+        out.push_str(newline);
+        out.push_str(&indent);
+        *line_start = true;
+    };
+    if span.starts_with(['|', '>']) && breaks > 0 {
+        next_line(&mut out, &mut line_start);
+        breaks -= 1;
+    }
+    let b = body.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if line_start && b[i] == b' ' {
+            out.push_str("\\x20");
+            i += 1;
+            line_start = false;
+            continue;
+        }
+        line_start = false;
+        // One character or one escape sequence at a time, never split.
+        let len = if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'u') { 6 } else { 2 }
+        } else {
+            body[i..].chars().next().map_or(1, char::len_utf8)
+        };
+        let piece = &body[i..(i + len).min(b.len())];
+        out.push_str(piece);
+        i += len;
+        if piece == "\\n" && breaks > 0 {
+            next_line(&mut out, &mut line_start);
+            breaks -= 1;
+        }
+    }
+    for _ in 0..breaks {
+        next_line(&mut out, &mut line_start);
+    }
+    out.push('"');
+    out
 }
