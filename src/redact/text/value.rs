@@ -154,6 +154,21 @@ pub(super) fn value_span(
     Some((s, e))
 }
 
+/// `|`, `>-`, `|2+`: a YAML block scalar's header, after a key whose
+/// value is on the lines below it (which pairs.rs redacts); the header
+/// itself is no secret, and keeping it keeps the YAML readable.
+fn is_block_header(v: &[u8]) -> bool {
+    match v {
+        [b'|' | b'>', rest @ ..] => {
+            rest.len() <= 2
+                && rest.iter().filter(|b| matches!(b, b'-' | b'+')).count() <= 1
+                && rest.iter().filter(|b| matches!(b, b'1'..=b'9')).count() <= 1
+                && rest.iter().all(|b| matches!(b, b'-' | b'+' | b'1'..=b'9'))
+        }
+        _ => false,
+    }
+}
+
 /// `$NAME`, `${NAME}`: a shell or template variable, not its value.
 pub(super) fn is_reference(v: &[u8]) -> bool {
     v.starts_with(b"${")
@@ -175,7 +190,7 @@ pub(crate) fn not_a_secret(v: &[u8]) -> bool {
     if is_marker(unquoted) {
         return true;
     }
-    if is_reference(v) {
+    if is_reference(v) || is_block_header(v) {
         return true;
     }
     let lower = v.to_ascii_lowercase();
