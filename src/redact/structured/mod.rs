@@ -8,9 +8,9 @@
 //! quote is exactly what failed to be redacted structurally.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 mod json;
+mod lines;
 mod lossy;
 mod pairs;
 mod yaml;
@@ -18,10 +18,9 @@ mod yaml;
 pub use lossy::redact_bytes;
 pub use pairs::env_pairs;
 
-use super::RedactionCounts;
 use super::marker::is_marker;
 use super::rules::RULE_K8S_SECRET;
-use super::text::{Dsn, LineRedactor, RedactingReader, RuleRef, dsn, not_a_secret, rule_id};
+use super::text::{Dsn, LineRedactor, RuleRef, dsn, not_a_secret, rule_id};
 
 const MAX_DEPTH: usize = 200;
 
@@ -318,6 +317,13 @@ impl Walker<'_> {
     }
 
     fn string_leaf(&mut self, n: &Node, s: &str, depth: usize) {
+        if !self.quoted_lines(n, depth) {
+            self.value_leaf(n, s, depth);
+        }
+    }
+
+    /// The readings of a string's value `s`.
+    fn value_leaf(&mut self, n: &Node, s: &str, depth: usize) {
         // NAME=value, as in `docker inspect` Env and compose env lists.
         if let Some((name, value)) = s.split_once('=')
             && is_env_name(name)
@@ -368,26 +374,6 @@ impl Walker<'_> {
             return self.line_pass_leaf(n, s, &paired);
         }
         self.line_pass_leaf(n, s, s);
-    }
-
-    /// `text` (the scalar's value `original`, perhaps partly redacted
-    /// already) through the line pass; the scalar is rewritten if that
-    /// changes anything.
-    fn line_pass_leaf(&mut self, n: &Node, original: &str, text: &str) {
-        let mut out = Vec::new();
-        let counts = RedactionCounts::default();
-        let line_red = LineRedactor::new_sharing(self.red);
-        let mut reader = RedactingReader::new(text.as_bytes(), line_red, counts.clone());
-        if reader.read_to_end(&mut out).is_err() {
-            return;
-        }
-        if out != original.as_bytes() {
-            for (rule, n) in counts.snapshot() {
-                *self.counts.entry(rule).or_default() += n;
-            }
-            let text = String::from_utf8_lossy(&out).into_owned();
-            self.replace_raw(n, &text);
-        }
     }
 
     /// `value` with its password replaced, when it is a database

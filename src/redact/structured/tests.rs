@@ -116,3 +116,45 @@ fn an_empty_secret_value_is_left_alone() {
     let again = redact(Format::Yaml, &out, &mut red(), &mut BTreeMap::new()).unwrap();
     assert_eq!(again, out);
 }
+
+/// A quoted string over several lines is folded by the parser: `key: |`
+/// and its block became one line, `secretKey: | Zq8r...`, where the block's
+/// secret is no longer under its key and the line pass took only the `|`
+/// (found by fuzzing). Its lines are read as they are written; and when
+/// they hold a secret, they become the value, a line break where each was.
+#[test]
+fn a_quoted_string_over_several_lines_is_read_as_written() {
+    let src = "a:\n  url: \"https://\n    secretKey: |\n      Zq8rT1vX9kLm2NwP4yBs\n    sg.example.com\"\n  b: 'x\n\n    token: |\n      Zq8rT1vX9kLm2NwP4yBt\n    '\n  c: \"x\n    password=ab\\\n    cd\"\n  d: \"x\n    password:\n      hunter2\n    token=Zq8rT1vX9kLm2NwP4yBu\"\n";
+    let mut counts = BTreeMap::new();
+    let out = redact(Format::Yaml, src, &mut red(), &mut counts).unwrap();
+    assert!(!out.contains("Zq8rT1vX9kLm2NwP4y"), "{out}");
+    assert_eq!(out.lines().count(), src.lines().count(), "{out}");
+    let d = parse(Format::Yaml, &out).unwrap();
+    let Kind::Map(top) = &d[0].kind else { panic!() };
+    let Kind::Map(e) = &top[0].1.kind else {
+        panic!()
+    };
+    let values: Vec<&str> = e.iter().filter_map(|(_, v)| v.text()).collect();
+    fn marker(v: &str) -> Option<&str> {
+        v.find("[REDACTED:secret-key-name:").map(|i| &v[..i])
+    }
+    // The lines around the secret stay as written, the header too.
+    assert_eq!(
+        marker(values[0]),
+        Some("https://\n    secretKey: |\n      ")
+    );
+    assert!(values[0].ends_with("]\n    sg.example.com"), "{out}");
+    assert_eq!(marker(values[1]), Some("x\n\n    token: |\n      "));
+    // An escaped line break joins the two halves of a secret: the value
+    // shows `abcd`, which goes whole.
+    assert_eq!(marker(values[2]), Some("x\n    password="));
+    assert!(values[2].ends_with(']'), "{out}");
+    // The lines hold a secret, and what they fold into shows one more (a
+    // value on the line after its key), which has no place in the lines:
+    // the whole string goes.
+    assert!(is_marker(values[3].as_bytes()), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+    assert_eq!(counts.values().sum::<u64>(), 4, "{counts:?}");
+    let again = redact(Format::Yaml, &out, &mut red(), &mut BTreeMap::new()).unwrap();
+    assert_eq!(again, out);
+}

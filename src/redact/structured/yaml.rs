@@ -94,6 +94,72 @@ pub(super) fn parse(src: &str) -> Result<Vec<Node>, String> {
     Ok(docs)
 }
 
+/// The value of `src` read as one YAML document that is one string, whole.
+pub(super) fn one_string(src: &str) -> Option<String> {
+    match parse(src).ok()?.as_mut_slice() {
+        [
+            Node {
+                kind: Kind::Str(v),
+                start: 0,
+                end,
+            },
+        ] if *end == src.len() => Some(std::mem::take(v)),
+        _ => None,
+    }
+}
+
+/// The value of a quoted scalar written over several lines (`span`, quotes
+/// included), with a line break wherever its source has one, where YAML
+/// folds them into spaces; an escaped line break (`\` at a line's end, in
+/// double quotes) still joins. `None` for any other scalar.
+pub(super) fn quoted_lines(span: &str) -> Option<String> {
+    let q = span.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    if span.len() < 2 || !span.ends_with(q) || !span.contains('\n') {
+        return None;
+    }
+    let inner = &span[1..span.len() - 1];
+    if q == '\'' {
+        // No escapes in single quotes but `''`.
+        let lines: Vec<&str> = inner
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
+        return Some(lines.join("\n").replace("''", "'"));
+    }
+    // Double quotes: an escaped `\n` before each line break that is not
+    // escaped already, and the parser does the rest.
+    let mut src = String::with_capacity(span.len() + 8);
+    src.push('"');
+    // Indentation is kept too (as `\x20` and `\t`, which the parser does
+    // not strip), since a block scalar is known by it.
+    let mut lines = inner.split('\n').peekable();
+    let mut joined = true;
+    while let Some(line) = lines.next() {
+        let mut line = line;
+        if !joined {
+            let rest = line.trim_start_matches([' ', '\t']);
+            for c in line[..line.len() - rest.len()].chars() {
+                src.push_str(if c == ' ' { "\\x20" } else { "\\t" });
+            }
+            line = rest;
+        }
+        if lines.peek().is_none() {
+            src.push_str(line);
+            break;
+        }
+        let (body, cr) = line.strip_suffix('\r').map_or((line, ""), |b| (b, "\r"));
+        src.push_str(body);
+        joined = (body.len() - body.trim_end_matches('\\').len()) % 2 == 1;
+        if !joined {
+            src.push_str("\\n\\");
+        }
+        src.push_str(cr);
+        src.push('\n');
+    }
+    src.push('"');
+    one_string(&src)
+}
+
 /// The bytes a scalar occupies, quotes and block indicators included, so a
 /// replacement swaps exactly the scalar.
 fn scalar_extent(src: &str, start: usize, end: usize, style: ScalarStyle) -> (usize, usize) {
