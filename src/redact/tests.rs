@@ -1573,3 +1573,24 @@ fn a_one_line_key_with_dashes_inside_is_one_key() {
     let (again, _, _) = file(&r, "x.log", out.as_bytes());
     assert_eq!(again, out);
 }
+
+/// `secretKey: |` in YAML that does not parse: the block's lines are the
+/// secret and go; the `|` was replaced and counted too, which made the
+/// YAML unreadable and the count wrong. A header is no secret.
+#[test]
+fn a_block_scalar_header_is_no_secret() {
+    let r = redactor();
+    let (out, counts, _) = file(
+        &r,
+        "x.yaml",
+        b"]\nsecretKey: |\n  Zq8rT1vX9kLm2NwP4yBs\ntoken: >-\n  Zq8rT1vX9kLm2NwP4yBt\n",
+    );
+    assert!(!out.contains("Zq8rT1vX9kLm2NwP4y"), "{out}");
+    assert!(
+        out.contains("secretKey: |\n") && out.contains("token: >-\n"),
+        "{out}"
+    );
+    assert_eq!(counts.values().sum::<u64>(), 2, "{counts:?}");
+    // Only a header: `|x` is a value like any other.
+    check("password: |x1y2z3w4\n", &["x1y2z3w4"], &["password: "]);
+}
