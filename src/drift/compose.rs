@@ -300,14 +300,20 @@ fn label<'a>(c: &'a Value, key: &str) -> Option<&'a str> {
 /// The services of the compose files the bundle holds (as written on
 /// the host, redacted): they say which environment names the deployment
 /// sets beyond upstream's.
-fn on_host(files: &[(String, Vec<u8>)]) -> BTreeMap<String, Value> {
+fn on_host(files: &[(String, Vec<u8>)], notes: &mut Vec<String>) -> BTreeMap<String, Value> {
     let mut services = BTreeMap::new();
     for (name, bytes) in files {
         if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
             continue;
         }
-        let Ok(docs) = super::yaml::documents(&String::from_utf8_lossy(bytes)) else {
-            continue;
+        let docs = match super::yaml::documents(&String::from_utf8_lossy(bytes)) {
+            Ok(docs) => docs,
+            Err(e) => {
+                notes.push(format!(
+                    "{name}: not read ({e}); the environment names it sets are not compared"
+                ));
+                continue;
+            }
         };
         if let Some(d) = docs
             .into_iter()
@@ -327,7 +333,7 @@ pub fn compare(
     redactor: &Redactor,
     out: &mut Outcome,
 ) {
-    let host = on_host(compose_files);
+    let host = on_host(compose_files, &mut out.notes);
     let mut by_service: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
     for c in containers {
         let name = label(c, "com.docker.compose.service")
@@ -410,5 +416,40 @@ mod tests {
         assert_eq!(a["restart"], "always");
         assert_eq!(s["b"]["environment"], json!({"C": "1"}));
         assert_eq!(memory_bytes(&json!("8g")), Some(8 << 30));
+    }
+
+    /// A compose file in a bundle is the customer's, and a bundle may be
+    /// built to hurt: nine levels of anchors that alias anchors took all
+    /// memory. It is not read, and the summary says so.
+    #[test]
+    fn a_compose_file_the_bundle_holds_that_cannot_be_read_is_said() {
+        let mut laughs = String::from("services:\n  a: {image: x}\na0: &a0 lol\n");
+        for i in 1..=9 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            laughs.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let files = vec![
+            (
+                "docker/compose/docker-compose.yaml".to_string(),
+                laughs.into_bytes(),
+            ),
+            (
+                "docker/compose/override.yml".to_string(),
+                b"services: [".to_vec(),
+            ),
+        ];
+        let mut notes = Vec::new();
+        assert!(on_host(&files, &mut notes).is_empty());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].starts_with(
+                "docker/compose/docker-compose.yaml: not read (YAML aliases copy more than 16 MiB"
+            ),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].contains("override.yml: not read (YAML syntax error"),
+            "{notes:?}"
+        );
     }
 }

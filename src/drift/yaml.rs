@@ -14,16 +14,26 @@ use serde_json::{Map, Value};
 pub const TAG_KEY: &str = "\0tag";
 pub const VALUE_KEY: &str = "\0value";
 const MAX_DEPTH: usize = 256;
+/// What aliases may copy, in total, per file: a node counts as
+/// `NODE_WEIGHT`, a string as its bytes. Anchors that alias anchors grow
+/// tenfold a level (nine levels of ten copies of "lol" are a billion
+/// nodes from a few hundred bytes); a compose file's `<<: *common` over
+/// thirty services copies a few KiB.
+const MAX_ALIAS_WEIGHT: u64 = 16 << 20;
+const NODE_WEIGHT: u64 = 32;
 
 enum Frame {
     Map {
         anchor: usize,
+        /// `weight` when the node started.
+        from: u64,
         tag: Option<String>,
         entries: Vec<(String, Value)>,
         key: Option<String>,
     },
     Seq {
         anchor: usize,
+        from: u64,
         tag: Option<String>,
         items: Vec<Value>,
     },
@@ -33,7 +43,10 @@ enum Frame {
 pub fn documents(src: &str) -> Result<Vec<Value>, String> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    // An anchored value, and its weight (aliases inside it included).
+    let mut anchors: HashMap<usize, (Value, u64)> = HashMap::new();
+    // The weight of everything built so far, and of what aliases copied.
+    let (mut weight, mut copied) = (0u64, 0u64);
     let mut parser = Parser::new_from_str(src);
     while let Some(ev) = parser.next_event() {
         let (ev, _) = ev.map_err(|e| {
@@ -45,20 +58,37 @@ pub fn documents(src: &str) -> Result<Vec<Value>, String> {
         })?;
         let done = match ev {
             Event::Scalar(v, style, anchor, tag) => {
+                let w = NODE_WEIGHT + v.len() as u64;
+                weight += w;
                 let value = scalar(&v, style, tag.as_deref());
                 let value = compose_tag(tag.as_deref(), value);
                 if anchor > 0 {
-                    anchors.insert(anchor, value.clone());
+                    anchors.insert(anchor, (value.clone(), w));
                 }
                 Some(value)
             }
-            Event::Alias(id) => Some(anchors.get(&id).cloned().unwrap_or(Value::Null)),
+            Event::Alias(id) => match anchors.get(&id) {
+                Some((v, w)) => {
+                    copied += w;
+                    if copied > MAX_ALIAS_WEIGHT {
+                        return Err(format!(
+                            "YAML aliases copy more than {} MiB (anchors that alias anchors, as in a file built to exhaust memory); not read",
+                            MAX_ALIAS_WEIGHT >> 20
+                        ));
+                    }
+                    weight += w;
+                    Some(v.clone())
+                }
+                None => Some(Value::Null),
+            },
             Event::MappingStart(anchor, tag) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(format!("YAML nested deeper than {MAX_DEPTH} levels"));
                 }
+                weight += NODE_WEIGHT;
                 stack.push(Frame::Map {
                     anchor,
+                    from: weight,
                     tag: tag_name(tag.as_deref()),
                     entries: Vec::new(),
                     key: None,
@@ -69,8 +99,10 @@ pub fn documents(src: &str) -> Result<Vec<Value>, String> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(format!("YAML nested deeper than {MAX_DEPTH} levels"));
                 }
+                weight += NODE_WEIGHT;
                 stack.push(Frame::Seq {
                     anchor,
+                    from: weight,
                     tag: tag_name(tag.as_deref()),
                     items: Vec::new(),
                 });
@@ -79,23 +111,29 @@ pub fn documents(src: &str) -> Result<Vec<Value>, String> {
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map {
                     anchor,
+                    from,
                     tag,
                     entries,
                     ..
                 }) => {
                     let v = tagged(tag, Value::Object(merge_keys(entries)));
                     if anchor > 0 {
-                        anchors.insert(anchor, v.clone());
+                        anchors.insert(anchor, (v.clone(), NODE_WEIGHT + weight - from));
                     }
                     Some(v)
                 }
                 _ => return Err("YAML mapping end without a start".into()),
             },
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { anchor, tag, items }) => {
+                Some(Frame::Seq {
+                    anchor,
+                    from,
+                    tag,
+                    items,
+                }) => {
                     let v = tagged(tag, Value::Array(items));
                     if anchor > 0 {
-                        anchors.insert(anchor, v.clone());
+                        anchors.insert(anchor, (v.clone(), NODE_WEIGHT + weight - from));
                     }
                     Some(v)
                 }
@@ -247,6 +285,34 @@ mod tests {
         assert_eq!(documents("mode: 0644\n").unwrap()[0]["mode"], 420);
         assert_eq!(docs[1]["quoted"], "8080");
         assert!(docs[1]["empty"].is_null());
+    }
+
+    /// Anchors that alias anchors: seven levels of ten copies made ten
+    /// million strings, about 1 GB, from 300 bytes (nine levels would make
+    /// a billion). Refused once the copies pass the bound.
+    #[test]
+    fn aliases_that_multiply_are_refused() {
+        let mut src = String::from("a0: &a0 lol\n");
+        for i in 1..=7 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            src.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        // Not `unwrap_err()`: the Ok would print a gigabyte.
+        let Err(e) = documents(&src) else {
+            panic!("aliases that multiply were read");
+        };
+        assert!(e.contains("aliases copy more than 16 MiB"), "{e}");
+        // What compose files do: one anchor merged into many services.
+        let mut src = String::from(
+            "x-common: &common\n  restart: always\n  logging: {driver: json-file, options: {max-size: 10m}}\nservices:\n",
+        );
+        for i in 0..2000 {
+            src.push_str(&format!(
+                "  s{i}:\n    <<: *common\n    image: sourcegraph/s:{i}\n"
+            ));
+        }
+        let docs = documents(&src).unwrap();
+        assert_eq!(docs[0]["services"]["s1999"]["restart"], "always");
     }
 
     #[test]
