@@ -200,8 +200,50 @@ def line_seeds():
     )
 
 
+def drift_seeds():
+    # selector: bit 0 names the file docker-compose.yaml (1) or
+    # upstream.yaml (0); the rest is the file. Upstream files come from
+    # testdata/drift (derived from ../shared/upstream), read, not copied.
+    d = seeds_dir("drift_manifests")
+    root = os.path.join(HERE, "..", "testdata", "drift")
+    k8s = os.path.join(root, "k8s-v6.12.5040", "base")
+
+    def read(*parts):
+        with open(os.path.join(*parts), encoding="utf-8") as f:
+            return f.read()
+
+    seeds = {
+        "compose.yaml": (1, read(root, "compose", "docker-compose.yaml")),
+        "compose-anchors-and-tags.yaml": (1,
+            "x-common: &common\n  restart: always\n  environment:\n    - LOG=info\n"
+            "services:\n  frontend:\n    <<: *common\n    image: sourcegraph/frontend:6.12.5040\n"
+            "    ports: !reset []\n    environment: !override\n      A: 1\n"
+            "  gitserver:\n    <<: [*common]\n    image: sourcegraph/gitserver:6.12.5040\n"
+            "    volumes: ['gitserver-0:/data/repos']\nvolumes:\n  gitserver-0:\n"),
+        "list.yaml": (0,
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n"
+            "  metadata: {name: a, labels: {app: a}}\n  spec: {ports: [{port: 80, targetPort: http}]}\n"
+            "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n  data: {x: '1'}\n"),
+    }
+    for rel in [
+        "sourcegraph/blobstore/blobstore.PersistentVolumeClaim.yaml",
+        "monitoring/grafana/grafana.ConfigMap.yaml",
+        "monitoring/grafana/grafana.Service.yaml",
+    ]:
+        seeds[os.path.basename(rel)] = (0, read(k8s, rel))
+    # A Deployment and a StatefulSet from the rendered v7 upstream.
+    docs = read(root, "upstream-v7.2.1943.yaml").split("\n---\n")
+    for kind in ["Deployment", "StatefulSet"]:
+        doc = next(x for x in docs if f"\nkind: {kind}\n" in "\n" + x and len(x) < 6000)
+        seeds[f"rendered-{kind}.yaml"] = (0, doc + "\n")
+    for name, (sel, text) in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(bytes([sel]) + text.encode())
+
+
 if __name__ == "__main__":
     bundle_seeds()
     structured_seeds()
     line_seeds()
+    drift_seeds()
     print("seeds written under", os.path.join(HERE, "seeds"))

@@ -97,6 +97,11 @@ fn redact_lines() {
 }
 
 #[test]
+fn drift_manifests() {
+    replay("drift_manifests");
+}
+
+#[test]
 fn every_target_has_a_test() {
     for t in invariants::TARGETS {
         assert!(fuzz_dir().join("seeds").join(t).is_dir(), "{t}");

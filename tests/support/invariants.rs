@@ -24,7 +24,12 @@ use sg_debug::redact::{Outcome, Redactor};
 use sha2::{Digest, Sha256};
 
 /// The fuzz targets, by name (the directory names under fuzz/).
-pub const TARGETS: &[&str] = &["bundle_reader", "redact_structured", "redact_lines"];
+pub const TARGETS: &[&str] = &[
+    "bundle_reader",
+    "redact_structured",
+    "redact_lines",
+    "drift_manifests",
+];
 
 /// Runs the invariant checks of `target` on one input.
 pub fn run(target: &str, data: &[u8]) {
@@ -32,6 +37,7 @@ pub fn run(target: &str, data: &[u8]) {
         "bundle_reader" => check_bundle(data),
         "redact_structured" => check_redact_structured(data),
         "redact_lines" => check_redact_lines(data),
+        "drift_manifests" => drift::check_drift_manifests(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -41,6 +47,10 @@ macro_rules! broken {
         panic!("invariant broken: {}: {}", $name, format_args!($($arg)*))
     };
 }
+
+// After the macro: the module uses it.
+#[path = "invariants_drift.rs"]
+mod drift;
 
 // ---------------------------------------------------------------------------
 // bundle_reader
