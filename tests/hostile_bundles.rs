@@ -250,6 +250,19 @@ fn duplicate_entry_names_are_refused() {
     assert_refused(&b, "same name");
 }
 
+/// A name under the top folder that is unsafe on its own: the whole
+/// name `TOP/C:nfig/site.json` passed the check, the extracted and listed
+/// one, `C:nfig/site.json`, would not have (found by fuzzing; on Windows
+/// `C:` starts a path on a drive).
+#[test]
+fn unsafe_names_under_the_top_folder_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, name) in ["C:nfig/site.json", "C:/x.log"].into_iter().enumerate() {
+        let b = bundle(dir.path(), &format!("drive-{i}.zip"), &[], &[(name, CLEAN)]);
+        assert_refused(&b, &format!("drive-letter path '{name}'"));
+    }
+}
+
 /// The SHA-256 and CRC-32 of 256 MiB of zeros, computed once with
 /// `head -c 268435456 /dev/zero | sha256sum` and Python's zlib.crc32, so
 /// the test does not hash 2 GiB in a debug build.

@@ -235,6 +235,12 @@ fn scan_entries(
             Some((a, b)) => (a, Some(b)),
             None => (trimmed, None),
         };
+        // The name under the top folder is what is extracted and listed,
+        // so it must be a safe name of its own: `TOP/C:x` passed the check
+        // of the whole name (found by fuzzing).
+        if let Some(rest) = rest {
+            check_relative_name(rest).map_err(&unsafe_entry)?;
+        }
         // Every record's bytes, local header to end of data, directories
         // included: checked for overlaps once all are known.
         let end = f
