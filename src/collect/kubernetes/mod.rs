@@ -7,6 +7,7 @@
 
 mod access;
 pub mod client;
+mod config;
 mod detect;
 mod helm;
 mod lists;
