@@ -35,7 +35,7 @@ use values::{redacted, secret_from_shape, secret_to_shape, unhash};
 use versions::{mark_expected, skew};
 
 /// Kinds of objects read from `kubernetes/namespace/<plural>.json`.
-const KUBE_LISTS: [&str; 10] = [
+pub const KUBE_LISTS: [&str; 10] = [
     "deployments",
     "statefulsets",
     "daemonsets",
@@ -48,9 +48,10 @@ const KUBE_LISTS: [&str; 10] = [
     "secrets",
 ];
 
-/// The kinds those lists hold: upstream objects of other kinds (RBAC,
-/// ServiceAccounts, StorageClasses) cannot be compared and are counted.
-const KUBE_KINDS: [&str; 10] = [
+/// The kinds those lists hold, in the same order: upstream objects of
+/// other kinds (RBAC, ServiceAccounts, StorageClasses) cannot be compared
+/// and are counted.
+pub const KUBE_KINDS: [&str; 10] = [
     "Deployment",
     "StatefulSet",
     "DaemonSet",

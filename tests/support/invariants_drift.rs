@@ -26,19 +26,6 @@ static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
 static NOISE: LazyLock<Noise> =
     LazyLock::new(|| Noise::load(&[]).expect("the built-in noise list loads"));
 
-/// The list each comparable kind is read from, as the bundle names it.
-const LISTS: &[(&str, &str)] = &[
-    ("Deployment", "deployments"),
-    ("StatefulSet", "statefulsets"),
-    ("DaemonSet", "daemonsets"),
-    ("CronJob", "cronjobs"),
-    ("Job", "jobs"),
-    ("Service", "services"),
-    ("Ingress", "ingresses"),
-    ("ConfigMap", "configmaps"),
-    ("PersistentVolumeClaim", "persistentvolumeclaims"),
-];
-
 /// Input: `[selector, text...]`. Bit 0 of the selector names the file
 /// `docker-compose.yaml` or `upstream.yaml` (which is all that tells the
 /// two loaders apart when the text could be either).
@@ -84,10 +71,16 @@ pub fn check_drift_manifests(data: &[u8]) {
             let mut seen = BTreeSet::new();
             let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
             for o in objects {
+                // The lists drift reads, but Secrets: a bundle holds their
+                // shapes, not their values.
                 let kind = o["kind"].as_str().unwrap_or_default();
-                let Some((_, list)) = LISTS.iter().find(|(k, _)| *k == kind) else {
+                let Some(i) = drift::KUBE_KINDS.iter().position(|k| *k == kind) else {
                     continue;
                 };
+                if kind == "Secret" {
+                    continue;
+                }
+                let list = drift::KUBE_LISTS[i];
                 // Two objects of one kind and name pair up arbitrarily.
                 comparable &= seen.insert((kind, o["metadata"]["name"].to_string()));
                 comparable &= !redacts(o);
