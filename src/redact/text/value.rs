@@ -158,15 +158,15 @@ pub(super) fn value_span(
 /// value is on the lines below it (which pairs.rs redacts); the header
 /// itself is no secret, and keeping it keeps the YAML readable.
 fn is_block_header(v: &[u8]) -> bool {
-    match v {
-        [b'|' | b'>', rest @ ..] => {
-            rest.len() <= 2
-                && rest.iter().filter(|b| matches!(b, b'-' | b'+')).count() <= 1
-                && rest.iter().filter(|b| matches!(b, b'1'..=b'9')).count() <= 1
-                && rest.iter().all(|b| matches!(b, b'-' | b'+' | b'1'..=b'9'))
-        }
-        _ => false,
-    }
+    // An indentation digit and a chomping sign, each at most once, in
+    // either order.
+    matches!(
+        v,
+        [b'|' | b'>']
+            | [b'|' | b'>', b'-' | b'+' | b'1'..=b'9']
+            | [b'|' | b'>', b'-' | b'+', b'1'..=b'9']
+            | [b'|' | b'>', b'1'..=b'9', b'-' | b'+']
+    )
 }
 
 /// `$NAME`, `${NAME}`: a shell or template variable, not its value.
